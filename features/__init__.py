@@ -1,0 +1,1 @@
+"""The data contract, the journey map, impact labels and feature definitions (no upward imports)."""

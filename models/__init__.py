@@ -1,0 +1,1 @@
+"""Training, baselines, calibration, metrics, page-budget thresholds and the ranker model."""

@@ -1,0 +1,1 @@
+"""The `journeyrank` command line and the jobs it runs."""

@@ -1,0 +1,218 @@
+"""Alert firings: those real incidents cause (on the failing service, its callers, probes) and noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .clock import MINUTE_NS, Clock, diurnal_traffic
+from .effects import callers_within, flat_stages, stage_exposure
+from .rules import Rule, anomaly_severity
+from .world import REGIONS
+
+FIRING_COLUMNS = ["rule_id", "fired_ns", "resolved_ns", "host", "region", "score", "incident_id"]
+NOISE_SCORE = (2.0, 3.2)  # beta parameters of the detector's confidence on false positives
+INCIDENT_SCORE = (4.5, 1.8)
+CALLER_CHANCE = {1: 0.55, 2: 0.25}
+SYNTHETIC_THRESHOLD = 0.15  # a probe fails once a stage loses this share of completions
+REFIRE_AFTER_MIN = 45
+
+
+def simulate_noise(rules: list[Rule], clock: Clock, hosts: int, noise: float, rng) -> pd.DataFrame:
+    """False and flapping firings of every rule, shaped by load or nightly batch windows."""
+    minutes = clock.minutes()
+    utc_hour = (minutes / 60.0) % 24.0
+    shapes = {
+        "flat": np.ones_like(minutes),
+        "load": diurnal_traffic(utc_hour),
+        "nightly": 0.2 + 3.0 * np.exp(-0.5 * ((utc_hour - 2.5) / 1.2) ** 2),
+    }
+    cumulative = {k: np.cumsum(v / v.sum()) for k, v in shapes.items()}
+    days = clock.n_windows * clock.window_min / 1440.0
+    parts = []
+    for rule in rules:
+        per_host = 1 if rule.check else hosts
+        expected = rule.noise_per_day * noise * per_host * days
+        burst = rng.geometric(1 / 3.0, size=rng.poisson(expected / 3.0)) if rule.flapping else None
+        n_seed = len(burst) if rule.flapping else rng.poisson(expected)
+        if n_seed == 0:
+            continue
+        windows = np.searchsorted(cumulative[rule.template.pattern], rng.random(n_seed))
+        fired = (
+            clock.start_ns
+            + windows.astype(np.int64) * clock.window_ns
+            + rng.integers(0, clock.window_ns, n_seed)
+        )
+        host = rng.integers(0, per_host, n_seed)
+        if rule.flapping:
+            fired, host = _bursts(fired, host, burst, rng)
+        n = len(fired)
+        hold = np.exp(rng.normal(np.log(4 if rule.flapping else 22), 0.7, n)) * MINUTE_NS
+        parts.append(
+            pd.DataFrame(
+                {
+                    "rule_id": rule.rule_id,
+                    "fired_ns": fired,
+                    "resolved_ns": fired + hold.astype(np.int64),
+                    "host": host,
+                    "region": rng.integers(0, len(REGIONS), n),
+                    "score": rng.beta(*NOISE_SCORE, n),
+                    "incident_id": None,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _bursts(fired, host, sizes, rng):
+    """A flapping rule fires, clears and fires again a few minutes apart."""
+    reps = np.repeat(np.arange(len(fired)), sizes)
+    step = np.concatenate([np.r_[0, rng.uniform(3, 12, s - 1)].cumsum() for s in sizes])
+    return fired[reps] + (step * MINUTE_NS).astype(np.int64), host[reps]
+
+
+def simulate_incident_alerts(
+    rules: list[Rule], incidents: pd.DataFrame, peak_stage_damage: np.ndarray, hosts: int, rng
+) -> pd.DataFrame:
+    """Each incident's alerts: own rules, callers' rules, the anomaly detector and stage probes."""
+    by_service: dict[str, list[Rule]] = {}
+    for rule in rules:
+        by_service.setdefault(rule.service, []).append(rule)
+    probe_of_stage = {r.check: r for r in rules if r.check}
+    stage_names = [f"{j}/{s.name}" for j, s in flat_stages()]
+    exposure = stage_exposure()
+    rows: list[tuple] = []
+    for i, inc in enumerate(incidents.itertuples(index=False)):
+        size = _sensitivity(inc.raw_degradation)
+        region = (
+            list(REGIONS).index(inc.region)
+            if isinstance(inc.region, str)
+            else int(rng.integers(len(REGIONS)))
+        )
+        for rule in by_service.get(inc.service, []):
+            if not rule.check:
+                _maybe_fire(
+                    rows,
+                    rule,
+                    inc,
+                    rule.template.detects.get(inc.kind, 0) * size,
+                    0,
+                    region,
+                    hosts,
+                    rng,
+                )
+        for caller, distance in callers_within(inc.service, 2).items():
+            for rule in by_service.get(caller, []):
+                if rule.template.signal in ("errors", "latency", "anomaly") and not rule.check:
+                    chance = rule.template.detects.get(inc.kind, 0) * size * CALLER_CHANCE[distance]
+                    _maybe_fire(rows, rule, inc, chance, distance, region, hosts, rng)
+        for k in np.flatnonzero(peak_stage_damage[i] >= SYNTHETIC_THRESHOLD):
+            if exposure[inc.service][k] > 0:
+                _maybe_fire(rows, probe_of_stage[stage_names[k]], inc, 0.85, 0, region, 1, rng)
+    return pd.DataFrame(rows, columns=FIRING_COLUMNS)
+
+
+def _sensitivity(raw_degradation: float) -> float:
+    """Small failures trip fewer rules; detection saturates for big ones."""
+    return float(np.clip((raw_degradation / 0.08) ** 0.5, 0.15, 1.0))
+
+
+def _maybe_fire(
+    rows, rule: Rule, inc, chance: float, distance: int, region: int, hosts: int, rng
+) -> None:
+    if rng.random() >= chance:
+        return
+    lag = np.exp(rng.normal(np.log(rule.template.lag_min), 0.6)) + 3.0 * distance * rng.uniform(
+        0.5, 1.5
+    )
+    if inc.kind == "slow_burn":
+        lag = lag * 4 + rng.uniform(0, 0.5) * (inc.end_ns - inc.start_ns) / MINUTE_NS
+    fired = inc.start_ns + int(lag * MINUTE_NS)
+    if fired > inc.end_ns and rng.random() < 0.7:
+        return  # the failure cleared before the rule's `for:` elapsed
+    host = int(rng.integers(hosts))
+    score = rng.beta(*INCIDENT_SCORE)
+    while True:
+        resolved = max(
+            fired + MINUTE_NS, inc.end_ns + int(np.exp(rng.normal(np.log(4), 0.5)) * MINUTE_NS)
+        )
+        refire = fired + int(np.exp(rng.normal(np.log(REFIRE_AFTER_MIN), 0.3)) * MINUTE_NS)
+        flaps = refire < inc.end_ns - 5 * MINUTE_NS
+        rows.append(
+            (
+                rule.rule_id,
+                fired,
+                refire - 2 * MINUTE_NS if flaps else resolved,
+                host,
+                region,
+                score,
+                inc.incident_id,
+            )
+        )
+        if not flaps:
+            return
+        fired = refire
+
+
+def firings_to_alerts(firings: pd.DataFrame, rules: list[Rule], clock: Clock) -> pd.DataFrame:
+    """The alerts table of the contract, in time order with stable ids, plus the incident each came from."""
+    firings = firings[
+        (firings["fired_ns"] >= clock.start_ns) & (firings["fired_ns"] < clock.end_ns)
+    ]
+    firings = firings.sort_values(["fired_ns", "rule_id", "host"], kind="stable").reset_index(
+        drop=True
+    )
+    attrs = (
+        pd.DataFrame([_rule_attrs(r) for r in rules]).set_index("rule_id").loc[firings["rule_id"]]
+    )
+    attrs = attrs.reset_index(drop=True)
+    is_anomaly = (attrs["source"] == "aiops").to_numpy()
+    score = firings["score"].to_numpy()
+    severity = np.where(is_anomaly, anomaly_severity(score), attrs["severity"].to_numpy())
+    region = np.array(list(REGIONS))[firings["region"].to_numpy()]
+    host = firings["host"].astype(str)
+    check = np.where(attrs["check"] != "", ', "check": "' + attrs["check"] + '"', "")
+    labels = (
+        '{"team": "'
+        + attrs["team"]
+        + '", "instance": "'
+        + attrs["service"]
+        + "-"
+        + host
+        + '", "env": "prod", "cluster": "k8s-'
+        + region
+        + '"'
+        + check
+        + "}"
+    )
+    resolved = pd.to_datetime(firings["resolved_ns"], utc=True)
+    alerts = pd.DataFrame(
+        {
+            "alert_id": "alrt-"
+            + pd.Series(np.arange(1, len(firings) + 1)).astype(str).str.zfill(7),
+            "fired_at": pd.to_datetime(firings["fired_ns"], utc=True),
+            "resolved_at": resolved.where(firings["resolved_ns"] < clock.end_ns),
+            "source": attrs["source"],
+            "service": attrs["service"],
+            "alert_name": attrs["alert_name"],
+            "severity": severity,
+            "signal": attrs["signal"],
+            "anomaly_score": np.where(is_anomaly, np.round(score, 4), np.nan),
+            "region": region,
+            "labels": labels,
+        }
+    )
+    return alerts, firings["incident_id"]
+
+
+def _rule_attrs(rule: Rule) -> dict:
+    return {
+        "rule_id": rule.rule_id,
+        "service": rule.service,
+        "alert_name": rule.template.alert_name,
+        "signal": rule.template.signal,
+        "source": rule.source,
+        "severity": rule.severity,
+        "team": rule.team,
+        "check": rule.check,
+    }

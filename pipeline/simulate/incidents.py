@@ -1,0 +1,94 @@
+"""Incidents: what breaks, how, for how long and how badly (heavy tails), spontaneous or after a change."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .clock import MINUTE_NS, Clock, diurnal_traffic
+from .world import OFF_PATH_SERVICES, REGIONS, all_services
+
+# kind -> (share of spontaneous incidents, log-median minutes, log-sigma, log-median size, log-sigma)
+INCIDENT_KINDS: dict[str, tuple[float, float, float, float, float]] = {
+    "outage": (0.13, np.log(18), 0.9, 0.6, 0.9),
+    "error_burst": (0.34, np.log(12), 0.8, -1.6, 1.1),
+    "latency": (0.30, np.log(25), 0.8, -2.4, 1.0),
+    "slow_burn": (0.10, np.log(170), 0.5, -2.3, 0.8),
+    "partial_region": (0.13, np.log(30), 0.8, 0.0, 1.0),
+}
+SPONTANEOUS_PER_SERVICE_DAY = 0.25
+OFF_PATH_PER_SERVICE_DAY = 0.15
+MITIGATED_SHARE = 0.25  # failover or retries absorb the failure: alerts fire, users barely notice
+MAX_DEGRADATION = 0.95
+
+
+def simulate_incidents(
+    clock: Clock, changes: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Spontaneous incidents (more under load) plus those some changes start, in time order."""
+    spontaneous = _spontaneous_starts(clock, rng)
+    caused = changes.loc[changes["starts_incident"], ["service", "ts_ns", "change_id"]]
+    after_change = pd.DataFrame(
+        {
+            "service": caused["service"].to_numpy(),
+            "start_ns": caused["ts_ns"].to_numpy()
+            + (rng.uniform(1, 25, len(caused)) * MINUTE_NS).astype(np.int64),
+            "change_id": caused["change_id"].to_numpy(),
+        }
+    )
+    incidents = pd.concat([spontaneous, after_change], ignore_index=True)
+    incidents = incidents[incidents["start_ns"] < clock.end_ns]
+    incidents = incidents.sort_values(["start_ns", "service"], kind="stable").reset_index(drop=True)
+    return _draw_shapes(incidents, rng)
+
+
+def _spontaneous_starts(clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
+    minutes = clock.minutes()
+    load = diurnal_traffic((minutes / 60.0) % 24.0)
+    weights = (0.5 + 0.5 * load) / (0.5 + 0.5 * load).mean()
+    rows = []
+    days = clock.n_windows * clock.window_min / 1440.0
+    for service in all_services():
+        rate = (
+            OFF_PATH_PER_SERVICE_DAY
+            if service in OFF_PATH_SERVICES
+            else SPONTANEOUS_PER_SERVICE_DAY
+        )
+        n = rng.poisson(rate * days)
+        windows = rng.choice(clock.n_windows, size=n, p=weights / weights.sum())
+        offsets = rng.uniform(0, clock.window_ns, n).astype(np.int64)
+        for w, off in zip(windows, offsets, strict=True):
+            rows.append((service, clock.start_ns + int(w) * clock.window_ns + int(off), None))
+    return pd.DataFrame(rows, columns=["service", "start_ns", "change_id"])
+
+
+def _draw_shapes(incidents: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    n = len(incidents)
+    kinds = list(INCIDENT_KINDS)
+    shares = np.array([INCIDENT_KINDS[k][0] for k in kinds])
+    kind = rng.choice(kinds, size=n, p=shares / shares.sum())
+    params = np.array([INCIDENT_KINDS[k][1:] for k in kind]).reshape(n, 4)
+    minutes = np.exp(rng.normal(params[:, 0], params[:, 1]))
+    size = np.exp(rng.normal(params[:, 2], params[:, 3]))
+    mitigated = rng.random(n) < MITIGATED_SHARE
+    degradation = MAX_DEGRADATION * (1.0 - np.exp(-size)) * np.where(mitigated, 0.08, 1.0)
+    regions = list(REGIONS)
+    region = np.where(kind == "partial_region", rng.choice(regions, size=n), None)
+    incidents = incidents.assign(
+        kind=kind,
+        raw_degradation=MAX_DEGRADATION * (1.0 - np.exp(-size)),
+        end_ns=incidents["start_ns"].to_numpy()
+        + (np.clip(minutes, 2, 24 * 60) * MINUTE_NS).astype(np.int64),
+        degradation=degradation,
+        latency_factor=np.where(
+            np.isin(kind, ["latency", "slow_burn"]), np.exp(rng.normal(0.8, 0.5, n)), 0.3
+        ),
+        region=region,
+        mitigated=mitigated,
+    )
+    incidents["incident_id"] = [f"inc-{i:05d}" for i in range(1, n + 1)]
+    return incidents
+
+
+def service_index() -> dict[str, int]:
+    return {s: i for i, s in enumerate(all_services())}

@@ -1,0 +1,345 @@
+"""The alert rules teams wrote: what each watches, how noisy it is, and the severity its team chose."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .world import DEPENDENCIES, JOURNEYS, OFF_PATH_SERVICES, all_services
+
+SEVERITY_LEVELS = ("info", "warning", "high", "critical")
+SOURCES = {"prometheus": 0.55, "grafana": 0.25, "datadog": 0.20}
+TEAMS = (
+    "web",
+    "search",
+    "catalog",
+    "identity",
+    "growth",
+    "cart",
+    "payments",
+    "orders",
+    "billing",
+    "platform",
+    "data",
+    "sre",
+)
+
+
+@dataclass(frozen=True)
+class Template:
+    alert_name: str
+    signal: str
+    detects: dict[str, float]  # incident kind -> chance to fire on its own service at full size
+    lag_min: float
+    noise_per_day: float  # false firings per host per day
+    pattern: str = "flat"  # flat | load | nightly
+    severity_odds: dict[str, float] = field(default_factory=dict)
+
+
+APP = (
+    Template(
+        "HighErrorRate",
+        "errors",
+        {
+            "outage": 0.9,
+            "error_burst": 0.85,
+            "partial_region": 0.6,
+            "slow_burn": 0.4,
+            "latency": 0.1,
+        },
+        3,
+        0.12,
+        "load",
+        {"critical": 0.25, "high": 0.5, "warning": 0.25},
+    ),
+    Template(
+        "HighLatencyP95",
+        "latency",
+        {
+            "latency": 0.85,
+            "slow_burn": 0.6,
+            "outage": 0.3,
+            "error_burst": 0.2,
+            "partial_region": 0.3,
+        },
+        5,
+        0.25,
+        "load",
+        {"critical": 0.1, "high": 0.4, "warning": 0.5},
+    ),
+    Template(
+        "InstanceDown",
+        "availability",
+        {"outage": 0.9, "partial_region": 0.5},
+        2,
+        0.05,
+        "flat",
+        {"critical": 0.7, "high": 0.3},
+    ),
+    Template(
+        "CPUThrottlingHigh",
+        "saturation",
+        {"latency": 0.3, "slow_burn": 0.3},
+        8,
+        0.35,
+        "load",
+        {"critical": 0.05, "high": 0.25, "warning": 0.5, "info": 0.2},
+    ),
+    Template(
+        "MemoryPressure",
+        "saturation",
+        {"slow_burn": 0.4},
+        10,
+        0.18,
+        "flat",
+        {"critical": 0.05, "high": 0.3, "warning": 0.45, "info": 0.2},
+    ),
+    Template(
+        "PodCrashLooping",
+        "other",
+        {"outage": 0.5, "error_burst": 0.3},
+        4,
+        0.15,
+        "flat",
+        {"critical": 0.3, "high": 0.4, "warning": 0.3},
+    ),
+    Template(
+        "ErrorBudgetBurnFast",
+        "errors",
+        {
+            "outage": 0.9,
+            "error_burst": 0.7,
+            "latency": 0.4,
+            "slow_burn": 0.7,
+            "partial_region": 0.6,
+        },
+        6,
+        0.03,
+        "flat",
+        {"critical": 0.5, "high": 0.4, "warning": 0.1},
+    ),
+)
+DATASTORE = (
+    Template(
+        "InstanceDown",
+        "availability",
+        {"outage": 0.9, "partial_region": 0.5},
+        2,
+        0.05,
+        "flat",
+        {"critical": 0.8, "high": 0.2},
+    ),
+    Template(
+        "ReplicationLag",
+        "other",
+        {"slow_burn": 0.4, "latency": 0.3},
+        7,
+        0.5,
+        "nightly",
+        {"critical": 0.2, "high": 0.4, "warning": 0.4},
+    ),
+    Template(
+        "SlowQueries",
+        "latency",
+        {"latency": 0.8, "slow_burn": 0.6, "outage": 0.2},
+        5,
+        0.4,
+        "load",
+        {"high": 0.4, "warning": 0.5, "info": 0.1},
+    ),
+    Template(
+        "ConnectionsNearLimit",
+        "saturation",
+        {"outage": 0.4, "error_burst": 0.4, "latency": 0.3},
+        4,
+        0.3,
+        "load",
+        {"critical": 0.3, "high": 0.4, "warning": 0.3},
+    ),
+    Template(
+        "DiskWillFillIn4h",
+        "saturation",
+        {"slow_burn": 0.2},
+        15,
+        0.2,
+        "nightly",
+        {"critical": 0.4, "high": 0.3, "warning": 0.3},
+    ),
+)
+OFF_PATH = (
+    Template(
+        "JobFailed",
+        "errors",
+        {"outage": 0.9, "error_burst": 0.8, "partial_region": 0.5},
+        3,
+        0.4,
+        "nightly",
+        {"critical": 0.4, "high": 0.4, "warning": 0.2},
+    ),
+    Template(
+        "JobDurationHigh",
+        "latency",
+        {"latency": 0.7, "slow_burn": 0.6},
+        10,
+        0.5,
+        "nightly",
+        {"high": 0.3, "warning": 0.6, "info": 0.1},
+    ),
+    Template(
+        "InstanceDown",
+        "availability",
+        {"outage": 0.9, "partial_region": 0.5},
+        2,
+        0.1,
+        "flat",
+        {"critical": 0.6, "high": 0.4},
+    ),
+    Template(
+        "DiskWillFillIn4h",
+        "saturation",
+        {"slow_burn": 0.2},
+        15,
+        0.3,
+        "nightly",
+        {"critical": 0.4, "high": 0.3, "warning": 0.3},
+    ),
+    Template(
+        "BacklogGrowing",
+        "saturation",
+        {"slow_burn": 0.6, "latency": 0.5},
+        9,
+        0.4,
+        "load",
+        {"critical": 0.2, "high": 0.4, "warning": 0.4},
+    ),
+)
+ANOMALY = (
+    Template(
+        "AnomalousErrorRate",
+        "anomaly",
+        {"outage": 0.6, "error_burst": 0.6, "partial_region": 0.4, "slow_burn": 0.3},
+        4,
+        0.25,
+        "load",
+    ),
+    Template(
+        "AnomalousLatency",
+        "anomaly",
+        {"latency": 0.6, "slow_burn": 0.5, "outage": 0.3},
+        4,
+        0.25,
+        "load",
+    ),
+    Template(
+        "AnomalousTrafficDrop", "anomaly", {"outage": 0.5, "partial_region": 0.4}, 4, 0.15, "flat"
+    ),
+)
+SYNTHETIC = Template("SyntheticCheckFailed", "availability", {}, 4, 0.25, "flat")
+DATASTORES = {
+    "db-primary",
+    "db-replica",
+    "cache",
+    "message-queue",
+    "search-index",
+    "ml-feature-store",
+}
+FLAPPING_SHARE = 0.1
+
+
+@dataclass(frozen=True)
+class Rule:
+    rule_id: int
+    service: str
+    template: Template
+    source: str
+    severity: str
+    team: str
+    noise_per_day: float
+    flapping: bool
+    check: str = ""  # synthetic checks: the journey-stage they probe
+
+
+def build_rules(rng: np.random.Generator) -> list[Rule]:
+    """Every service's rules, the anomaly detector's, and one synthetic check per stage."""
+    services = all_services()
+    team_of = {s: TEAMS[int(rng.integers(len(TEAMS)))] for s in services}
+    bias = {t: int(rng.choice([-1, 0, 0, 1])) for t in TEAMS}  # some teams page on everything
+    source_of = {s: str(rng.choice(list(SOURCES), p=list(SOURCES.values()))) for s in services}
+    rules: list[Rule] = []
+
+    def add(service, template, source, severity, noise, flapping, check=""):
+        rules.append(
+            Rule(
+                len(rules),
+                service,
+                template,
+                source,
+                severity,
+                team_of.get(service, "sre"),
+                noise,
+                flapping,
+                check,
+            )
+        )
+
+    for service in services:
+        for template in _templates_for(service):
+            flapping = bool(rng.random() < FLAPPING_SHARE)
+            noise = (
+                template.noise_per_day
+                * float(np.exp(rng.normal(0, 0.8)))
+                * (rng.uniform(4, 15) if flapping else 1)
+            )
+            add(
+                service,
+                template,
+                source_of[service],
+                _team_severity(template, bias[team_of[service]], rng),
+                noise,
+                flapping,
+            )
+        for template in ANOMALY:
+            add(
+                service,
+                template,
+                "aiops",
+                "",
+                template.noise_per_day * float(np.exp(rng.normal(0, 0.6))),
+                False,
+            )
+    for journey in JOURNEYS:
+        for stage in journey.stages:
+            service = next(s for s, kind in stage.services.items() if kind == "hard")
+            severity = "critical" if stage.impact >= 0.8 else "high"
+            add(
+                service,
+                SYNTHETIC,
+                "pagerduty",
+                severity,
+                SYNTHETIC.noise_per_day,
+                False,
+                check=f"{journey.name}/{stage.name}",
+            )
+    return rules
+
+
+def _templates_for(service: str) -> tuple[Template, ...]:
+    if service in DATASTORES:
+        return DATASTORE
+    if service in OFF_PATH_SERVICES:
+        return OFF_PATH
+    if service in DEPENDENCIES or any(service in s.services for j in JOURNEYS for s in j.stages):
+        return APP
+    return APP[:3]  # a thin external dependency: only the basics are monitored
+
+
+def _team_severity(template: Template, team_bias: int, rng: np.random.Generator) -> str:
+    names = list(template.severity_odds)
+    odds = np.array(list(template.severity_odds.values()))
+    level = SEVERITY_LEVELS.index(str(rng.choice(names, p=odds / odds.sum()))) + team_bias
+    return SEVERITY_LEVELS[int(np.clip(level, 0, 3))]
+
+
+def anomaly_severity(score: np.ndarray) -> np.ndarray:
+    return np.select([score >= 0.9, score >= 0.75], ["high", "warning"], "info")

@@ -1,0 +1,109 @@
+"""Write a simulated data directory: contract files in a stable, byte-reproducible form."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from .clock import Clock
+from .events import funnel_events
+from .traffic import Funnel
+from .world import JOURNEYS
+
+PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9, "row_group_size": 1_000_000}
+INCIDENT_COLUMNS = [
+    "incident_id",
+    "service",
+    "kind",
+    "start",
+    "end",
+    "region",
+    "change_id",
+    "mitigated",
+    "degradation",
+    "lost_completions",
+    "lost_value",
+    "peak_drop",
+    "material",
+]
+
+
+def write_data_dir(
+    out: Path,
+    *,
+    alerts,
+    journey_outcomes,
+    changes,
+    truth,
+    incidents,
+    journey_map,
+    funnel: Funnel | None,
+    clock: Clock,
+    seed: int,
+) -> dict[str, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "alerts": _write(alerts, out / "alerts.parquet"),
+        "journey_outcomes": _write(journey_outcomes, out / "journey_outcomes.parquet"),
+        "changes": _write(_changes_table(changes), out / "changes.parquet"),
+        "truth": _write(truth, out / "truth.parquet"),
+        "truth_incidents": _write(_incidents_table(incidents), out / "truth_incidents.parquet"),
+        "journey_map": out / "journey_map.yaml",
+    }
+    files["journey_map"].write_text(yaml.safe_dump(journey_map, sort_keys=False, width=120))
+    if funnel is not None:
+        files["session_events"] = _write_events(funnel, clock, out / "session_events.parquet", seed)
+    return files
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table.replace_schema_metadata(None), path, **PARQUET_OPTIONS)
+    return path
+
+
+def _changes_table(changes: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "change_id": changes["change_id"],
+            "ts": pd.to_datetime(changes["ts_ns"], utc=True),
+            "service": changes["service"],
+            "kind": changes["kind"],
+            "description": changes["description"],
+        }
+    )
+
+
+def _incidents_table(incidents: pd.DataFrame) -> pd.DataFrame:
+    table = incidents.assign(
+        start=pd.to_datetime(incidents["start_ns"], utc=True),
+        end=pd.to_datetime(incidents["end_ns"], utc=True),
+        region=incidents["region"].astype("str").where(incidents["region"].notna(), None),
+        change_id=incidents["change_id"].astype("str").where(incidents["change_id"].notna(), None),
+    )
+    return table[INCIDENT_COLUMNS]
+
+
+def _write_events(funnel: Funnel, clock: Clock, path: Path, seed: int) -> Path:
+    """One journey at a time, so memory stays bounded by the largest journey."""
+    writer = None
+    for j in range(len(JOURNEYS)):
+        table = funnel_events(funnel, clock, np.random.default_rng([seed, j]), j)
+        table = table.cast(
+            pa.schema(
+                [
+                    f.with_type(pa.string()) if pa.types.is_dictionary(f.type) else f
+                    for f in table.schema
+                ]
+            )
+        )
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=1_000_000)
+    writer.close()
+    return path

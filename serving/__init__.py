@@ -1,0 +1,1 @@
+"""The BentoML ranking service, payload adapters, online state store and dashboard."""

@@ -1,0 +1,46 @@
+"""The command line: a thin coat whose exit codes scripts rely on (0 ok, 2 bad input, 1 failure)."""
+
+from __future__ import annotations
+
+import shutil
+
+from pipeline.cli import main
+
+
+def test_validate_prints_the_profile(sample_dir, capsys):
+    assert main(["validate", str(sample_dir)]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "alerts per day",
+        "Sessions per stage",
+        "windows of 5 min",
+        "services the map covers",
+    ):
+        assert text in out
+
+
+def test_bad_input_exits_2_with_its_message_and_writes_nothing(sample_dir, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(sample_dir, data)
+    (data / "journey_map.yaml").write_text("version: 1\njourneys: {a: {stages: [\n")
+    before = sorted(p.name for p in data.iterdir())
+    assert main(["validate", str(data)]) == 2
+    err = capsys.readouterr().err
+    assert "journey_map.yaml" in err and "line" in err
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_a_missing_directory_is_bad_input(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nowhere")]) == 2
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2(capsys):
+    assert main(["simulate", "--days", "3"]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_simulate_writes_a_data_directory(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "d"), "--days", "1", "--seed", "3"]) == 0
+    assert (tmp_path / "d" / "alerts.parquet").exists()
+    assert "true user impact" in capsys.readouterr().out
