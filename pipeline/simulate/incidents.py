@@ -16,7 +16,7 @@ INCIDENT_KINDS: dict[str, tuple[float, float, float, float, float]] = {
     "slow_burn": (0.10, np.log(170), 0.5, -2.3, 0.8),
     "partial_region": (0.13, np.log(30), 0.8, 0.0, 1.0),
 }
-SPONTANEOUS_PER_SERVICE_DAY = 0.25
+SPONTANEOUS_PER_SERVICE_DAY = 0.3
 OFF_PATH_PER_SERVICE_DAY = 0.15
 MITIGATED_SHARE = 0.25  # failover or retries absorb the failure: alerts fire, users barely notice
 MAX_DEGRADATION = 0.95

@@ -289,7 +289,7 @@ def build_rules(rng: np.random.Generator) -> list[Rule]:
             noise = (
                 template.noise_per_day
                 * float(np.exp(rng.normal(0, 0.8)))
-                * (rng.uniform(4, 15) if flapping else 1)
+                * (rng.uniform(3, 10) if flapping else 1)
             )
             add(
                 service,

@@ -1,0 +1,1 @@
+"""Benchmarks: each compares JourneyRank with a reference side by side in one run and prints ratios."""

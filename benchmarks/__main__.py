@@ -1,0 +1,32 @@
+"""`make bench`: run every benchmark module (or those named) and print each one's table of ratios."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+
+def discover() -> list[str]:
+    here = Path(__file__).parent
+    return sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
+
+
+def main(names: list[str]) -> int:
+    chosen = names or discover()
+    if not chosen:
+        print("no benchmarks yet")
+        return 0
+    for name in chosen:
+        module = importlib.import_module(f"benchmarks.{name}")
+        print(f"\n=== benchmarks/{name}.py ===", flush=True)
+        started = time.perf_counter()
+        module.main()
+        print(f"({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
