@@ -9,7 +9,7 @@ SAMPLE := data/sample
 SAMPLE_DAYS := 21
 SAMPLE_SEED := 20261101
 
-.PHONY: help setup demo test test-fast bench lint format sample clean
+.PHONY: help setup demo test test-fast bench lint format sample docs clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -40,6 +40,9 @@ format: setup ## Format the code with ruff
 
 sample: setup ## Re-make the committed sample data set (data/sample)
 	$(RUN) journeyrank simulate --out $(SAMPLE) --days $(SAMPLE_DAYS) --seed $(SAMPLE_SEED)
+
+docs: setup ## Regenerate the docs made from code (data contract, feature catalogue)
+	$(RUN) python -m pipeline.docs
 
 clean: ## Remove the working folder and caches (keeps the sample data)
 	rm -rf .journeyrank .pytest_cache .ruff_cache test-artifacts

@@ -78,6 +78,65 @@ def validate(
 
 
 @app.command()
+def aggregate(
+    events: Annotated[Path, typer.Option(help="session_events file (Parquet or CSV).")],
+    out: Annotated[Path, typer.Option(help="journey_outcomes file to write (.parquet or .csv).")],
+    window_min: Annotated[int, typer.Option(min=1, help="Window width in minutes.")] = 5,
+) -> None:
+    """Turn raw session events into journey outcomes, streaming (memory stays bounded)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from pipeline.aggregate import aggregate as run_aggregate
+
+    columns = (TextColumn("aggregating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as bar:
+        task = bar.add_task("events", total=None)
+        result = run_aggregate(
+            events,
+            out,
+            window_min,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )
+    console.print(
+        f"{result.events_read:,} events → {len(result.outcomes):,} outcome rows in {result.partitions} partition(s); "
+        f"{result.orphan_events:,} events without an enter dropped"
+    )
+    console.print(f"  wrote {out}")
+
+
+@app.command()
+def features(
+    data: Annotated[Path, typer.Option(help="Data directory in the contract.")],
+    out: Annotated[
+        Path,
+        typer.Option(help="Parquet file to write: features + labels + impact_weight per alert."),
+    ],
+) -> None:
+    """Label every alert and compute its point-in-time features (plus the spec and the catalogue)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from features.build import FAMILIES
+    from pipeline.features import run_features
+
+    steps = ["baselines", "labels", "history indexes", *FAMILIES]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("features", total=len(steps))
+        result = run_features(
+            data, out, progress=lambda step: bar.update(task, advance=1, description=step)
+        )
+    frame = result.table.frame
+    labelled = frame["label"].notna()
+    console.print(
+        f"{len(frame):,} alerts × {len(result.spec.features)} features; {int(frame.loc[labelled, 'label'].sum()):,} "
+        f"of {int(labelled.sum()):,} labelled alerts had user impact ({frame.loc[labelled, 'label'].mean():.1%})"
+    )
+    for path in (result.out, result.spec_path, result.catalogue_path):
+        console.print(f"  wrote {path}")
+
+
+@app.command()
 def demo() -> None:
     """What `make demo` runs: the main job end to end on the embedded sample data."""
     from features.settings import load_settings

@@ -33,7 +33,11 @@ def funnel_events(
             ("enter", funnel.sessions[s], 0),
             ("complete", funnel.completed[s], 0),
             ("abandon", funnel.abandoned[s], funnel.completed[s]),
-            ("error", funnel.errors[s], 0),
+            (
+                "error",
+                funnel.errors[s],
+                funnel.sessions[s] - funnel.errors[s],
+            ),  # those who fail to go on
         ):
             slot = (k + (0.0 if event == "enter" else 0.5)) / len(journey.stages)
             parts.append(

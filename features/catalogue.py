@@ -1,0 +1,46 @@
+"""The feature catalogue: every feature named once, with its meaning, window and source."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["numeric", "categorical"]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    meaning: str
+    window: str  # the look-back, "" when the feature is not windowed
+    source: (
+        str  # alert | journey map | journey outcomes | baselines | alert history | labels | changes
+    )
+    kind: Kind = "numeric"
+
+
+def catalogue_markdown(
+    features: tuple[Feature, ...], families: dict[str, tuple[Feature, ...]]
+) -> str:
+    """The catalogue as a Markdown page (docs/features.md is generated from it)."""
+    lines = [
+        "# Feature catalogue",
+        "",
+        "Generated from the code (`features/families/`); every feature of an alert uses only what was known",
+        "before its `fired_at`. The same definitions compute features offline and online.",
+        "",
+    ]
+    for family, members in families.items():
+        lines += [
+            f"## {family}",
+            "",
+            "| name | meaning | window | source | kind |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{f.name}` | {f.meaning} | {f.window or '—'} | {f.source} | {f.kind} |"
+            for f in members
+        ]
+        lines.append("")
+    lines.append(f"{len(features)} features in all.")
+    return "\n".join(lines) + "\n"

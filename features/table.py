@@ -1,0 +1,139 @@
+"""The offline feature job's core: labels and point-in-time features for every alert of a data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.baselines import Baselines, fit_baselines
+from features.build import build_features
+from features.config import FeatureJobConfig
+from features.context import build_context
+from features.journey_state import build_journey_state
+from features.labels import apply_feedback, derive_impact_labels, label_history
+from features.loading import DataDir
+from features.schemas import STRING_DTYPE, TIMESTAMP_DTYPE
+from features.stages import StageIndex
+
+META_COLUMNS = ("alert_id", "fired_at", "service", "severity", "alert_source", "journey", "stage")
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """Features, labels and impact weights per alert, with the fitted state they were computed with."""
+
+    frame: pd.DataFrame
+    baselines: Baselines
+    stages: StageIndex
+    config: FeatureJobConfig
+    window_ns: int
+
+
+def build_feature_table(
+    data: DataDir,
+    config: FeatureJobConfig | None = None,
+    baselines: Baselines | None = None,
+    feedback: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FeatureTable:
+    """Fit baselines (unless given), derive labels, then compute every feature as of each fired_at."""
+    config = config or FeatureJobConfig()
+    step = progress or (lambda _: None)
+    stages = StageIndex.from_map(data.journey_map)
+    window_ns = int(data.window.value)
+    if baselines is None:
+        baselines = fit_baselines(data.journey_outcomes, stages, window_ns, config.baselines)
+    step("baselines")
+    journey = build_journey_state(data.journey_outcomes, stages, baselines, window_ns)
+    feedback = feedback if feedback is not None else data.feedback
+    derived = derive_impact_labels(data.alerts, journey, stages, data.journey_map, config.labels)
+    labels = apply_feedback(derived, feedback) if feedback is not None else derived
+    step("labels")
+    context = build_context(
+        journey_map=data.journey_map,
+        stages=stages,
+        baselines=baselines,
+        step_ns=window_ns,
+        outcomes=data.journey_outcomes,
+        alerts=data.alerts,
+        changes=data.changes,
+        label_events=label_history(data.alerts, derived, feedback),
+        config=config.features,
+        journey=journey,
+    )
+    step("history indexes")
+    features = build_features(data.alerts, context, progress=step)
+    frame = _join_on_alert_id(alert_meta(data.alerts, stages), features, labels)
+    return FeatureTable(frame, baselines, stages, config, window_ns)
+
+
+def _join_on_alert_id(meta: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
+    """meta, then each other frame's columns, matched one to one on alert_id.
+
+    All three are built from the alerts in their order, so when the ids line up and are unique the
+    match is a side-by-side concat; anything else goes through merge, which checks and explains.
+    """
+    ids = meta["alert_id"]
+    names = [name for frame in (meta, *others) for name in frame.columns if name != "alert_id"]
+    aligned = (
+        len(set(names)) == len(names)
+        and ids.is_unique
+        and all(
+            len(other) == len(ids) and (other["alert_id"].to_numpy() == ids.to_numpy()).all()
+            for other in others
+        )
+    )
+    if not aligned:
+        frame = meta
+        for other in others:
+            frame = frame.merge(other, on="alert_id", validate="one_to_one")
+        return frame
+    parts = [meta.reset_index(drop=True)] + [
+        other.drop(columns="alert_id").reset_index(drop=True) for other in others
+    ]
+    return pd.concat(parts, axis=1)
+
+
+def alert_meta(alerts: pd.DataFrame, stages: StageIndex) -> pd.DataFrame:
+    """Who the alert is (for slices and answers): ids, source, and the stage it matters most to."""
+    journey, stage = primary_stage(alerts["service"], stages)
+    return pd.DataFrame(
+        {
+            "alert_id": _values(alerts["alert_id"]),
+            "fired_at": _values(alerts["fired_at"]),
+            "service": _values(alerts["service"]),
+            "severity": _values(alerts["severity"]),
+            "source": _values(alerts["source"]),
+            "journey": journey,
+            "stage": stage,
+        }
+    ).rename(columns={"source": "alert_source"})
+
+
+def _values(column: pd.Series):
+    """The column's values as a new frame would hold them from `column.to_numpy()`.
+
+    The contract's own dtypes come back from that round trip unchanged, so they skip it (a
+    tz-aware column makes a million Timestamp objects on the way); any other dtype takes it.
+    """
+    if column.dtype == STRING_DTYPE or column.dtype == TIMESTAMP_DTYPE:
+        return column.array
+    return column.to_numpy()
+
+
+def primary_stage(services: pd.Series, stages: StageIndex) -> tuple[np.ndarray, np.ndarray]:
+    """The mapped stage with the highest impact (then hard before soft, then fewest hops); None if unmapped."""
+    pairs = stages.pairs(services)
+    pairs["impact"] = stages.table["impact"].to_numpy()[pairs["stage_code"]]
+    best = pairs.sort_values(
+        ["row", "impact", "kind_code", "hops"], ascending=[True, False, True, True]
+    )
+    best = best.drop_duplicates("row").set_index("row")["stage_code"].reindex(range(len(services)))
+    found = best.notna().to_numpy()
+    codes = best.fillna(0).astype(int).to_numpy()
+    journey = np.where(found, stages.table["journey"].to_numpy(dtype=object)[codes], None)
+    stage = np.where(found, stages.table["stage"].to_numpy(dtype=object)[codes], None)
+    return journey, stage

@@ -1,0 +1,64 @@
+"""`journeyrank aggregate`: turn a session_events file into a journey_outcomes file, written atomically."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.aggregation import AggregationResult, Progress, aggregate_session_events
+from features.errors import ContractError, Verbatim
+from features.loading import validate_table
+from features.schemas import JOURNEY_OUTCOMES
+
+WINDOW_MIN = 5
+
+
+def aggregate(
+    events_path: Path,
+    out_path: Path,
+    window_min: int = WINDOW_MIN,
+    progress: Progress | None = None,
+) -> AggregationResult:
+    """Aggregate `events_path` into `window_min`-minute journey outcomes at `out_path` (.parquet or .csv).
+
+    Bad input raises ContractError and leaves `out_path` untouched.
+    """
+    if window_min < 1:
+        raise ValueError(f"window_min must be a whole number of minutes ≥ 1, got {window_min}")
+    events_path, out_path = Path(events_path), Path(out_path)
+    result = aggregate_session_events(events_path, pd.Timedelta(minutes=window_min), progress)
+    if result.outcomes.empty:
+        # journey_outcomes needs rows; an empty file would fail every later loader.
+        orphans = f"{result.orphan_events} of them at stages their session never entered"
+        got = Verbatim(f"{result.events_read} events, {orphans}")
+        raise ContractError(
+            events_path.name, "", "at least one session that enters a stage", got=got
+        )
+    outcomes = validate_table(result.outcomes, JOURNEY_OUTCOMES, out_path.name)
+    write_atomically(outcomes, out_path)
+    return result
+
+
+def write_atomically(table: pd.DataFrame, out_path: Path) -> None:
+    """Write to a temporary file beside `out_path`, then rename it: readers never see half a file."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    # Not mkstemp: its 0600 mode would survive the rename; a plain new file follows the umask.
+    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        _write_table(table, tmp, csv=out_path.suffix.lower() == ".csv")
+        os.replace(tmp, out_path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_table(table: pd.DataFrame, path: Path, csv: bool) -> None:
+    if csv:
+        table.to_csv(path, index=False)
+        return
+    arrow = pa.Table.from_pandas(table, preserve_index=False)
+    pq.write_table(arrow.replace_schema_metadata(None), path, compression="zstd")

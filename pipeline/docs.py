@@ -1,0 +1,68 @@
+"""Docs generated from the code (the schemas and the feature catalogue), so they cannot drift from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from features.build import feature_catalogue
+from features.schemas import TABLES, TableSpec
+
+DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
+
+
+def data_contract_markdown() -> str:
+    lines = [
+        "# Data contract",
+        "",
+        "Generated from `features/schemas.py`. A data directory holds these files, Parquet preferred, CSV",
+        "accepted under the same names. Time stamps carry a time zone (they are converted to UTC; a time",
+        "stamp without one is refused, never guessed). Every rejection names the file, the column or key,",
+        "the first offending row and what was expected; the CLI then exits with code 2 and writes nothing.",
+        "",
+        "The journey map (`journey_map.yaml`) is described in the README and in `features/journey_map.py`.",
+        "",
+    ]
+    for spec in TABLES.values():
+        lines += _table_section(spec)
+    return "\n".join(lines) + "\n"
+
+
+def _table_section(spec: TableSpec) -> list[str]:
+    need = "required file" if spec.required_file else "optional file"
+    lines = [
+        f"## {spec.name}",
+        "",
+        f"{spec.description} ({need})",
+        "",
+        "| column | type | required | meaning |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| `{c.name}` | {c.dtype} | {'yes' if c.required else 'no'} | {c.description} |"
+        for c in spec.columns
+    ]
+    if spec.rules:
+        lines += ["", "Row rules: " + "; ".join(rule.expected for rule in spec.rules) + "."]
+    return [*lines, ""]
+
+
+def generated_docs() -> dict[Path, str]:
+    return {
+        DOCS_DIR / "data-contract.md": data_contract_markdown(),
+        DOCS_DIR / "features.md": feature_catalogue(),
+    }
+
+
+def write_docs() -> list[Path]:
+    written = []
+    for path, text in generated_docs().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in write_docs():
+        print(f"wrote {path}")

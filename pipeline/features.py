@@ -1,0 +1,51 @@
+"""`journeyrank features`: labels and point-in-time features for every alert of a data directory, as Parquet."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from features.build import feature_catalogue
+from features.config import FeatureJobConfig
+from features.loading import load_data_dir
+from features.spec import FeatureSpec
+from features.table import FeatureTable, build_feature_table
+
+
+@dataclass(frozen=True)
+class FeaturesResult:
+    table: FeatureTable
+    spec: FeatureSpec
+    out: Path
+    spec_path: Path
+    catalogue_path: Path
+
+
+def run_features(
+    data_dir: Path,
+    out: Path,
+    config: FeatureJobConfig | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> FeaturesResult:
+    """Write OUT (features + labels + impact_weight), OUT's spec (.spec.json) and the catalogue (.catalogue.md)."""
+    data = load_data_dir(data_dir)
+    table = build_feature_table(data, config, progress=progress)
+    spec = FeatureSpec.from_table(
+        table.frame, table.config, table.window_ns, str(data.journey_map.version)
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    spec_path = out.with_suffix(".spec.json")
+    catalogue_path = out.with_suffix(".catalogue.md")
+    _write_atomically(out, lambda tmp: table.frame.to_parquet(tmp, index=False))
+    _write_atomically(spec_path, lambda tmp: tmp.write_text(spec.to_json()))
+    _write_atomically(catalogue_path, lambda tmp: tmp.write_text(feature_catalogue()))
+    return FeaturesResult(table, spec, out, spec_path, catalogue_path)
+
+
+def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """Write beside the target, then rename: a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
