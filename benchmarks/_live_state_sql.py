@@ -6,9 +6,13 @@ aggregation after it are SQL. Two formulations of the same join, both checked ag
 features/families/live_state.py by tests/features/test_live_state_reference.py:
 
 - `range`: for each (alert, stage) pair, sum the windows that ended in the 15 (and 5) minutes
-  before fired_at, the windows enumerated on the grid and equi-joined (the direct SQL);
+  before the pair's cutoff, the windows enumerated on the grid and equi-joined (the direct SQL);
 - `prefix`: running sums per stage on the dense window grid, read at three cells per pair
   (the algorithm of features/journey_state.py, in SQL; the faster of the two).
+
+A window counts when it ended strictly before fired_at minus the feed delay
+(`FeatureConfig.live_data_delay_min`): with known_by = fired_ns - delay_ns - 1, the windows that
+ended at or before known_by, and of those the ones that ended after known_by - 15 (or 5) minutes.
 """
 
 from __future__ import annotations
@@ -51,7 +55,9 @@ cells AS (
            sum(o.sessions)::DOUBLE AS n,
            sum(o.completed)::DOUBLE AS completed,
            sum(o.abandoned)::DOUBLE AS abandoned,
-           sum(coalesce(o.errors, 0))::DOUBLE AS errors,
+           -- an unreported error count is unknown, not zero: errors and their sessions where reported
+           coalesce(sum(o.errors), 0)::DOUBLE AS errors,
+           sum(CASE WHEN o.errors IS NOT NULL THEN o.sessions ELSE 0 END)::DOUBLE AS error_sessions,
            sum(CASE WHEN isfinite(o.latency_p95_ms) THEN o.latency_p95_ms * o.sessions ELSE 0 END)::DOUBLE
                AS latency_sum,
            sum(CASE WHEN isfinite(o.latency_p95_ms) THEN o.sessions ELSE 0 END)::DOUBLE AS latency_sessions
@@ -59,15 +65,16 @@ cells AS (
     GROUP BY ALL
 ),
 expected AS (
-    SELECT c.stage_code, c.start_ns, c.n, c.completed, c.abandoned, c.errors, c.latency_sum,
-           c.latency_sessions,
+    SELECT c.stage_code, c.start_ns, c.n, c.completed, c.abandoned, c.errors, c.error_sessions,
+           c.latency_sum, c.latency_sessions,
            CASE WHEN isfinite(e.p_complete) THEN c.n * e.p_complete ELSE c.completed END
                AS expected_completed,
            CASE WHEN isfinite(c.n * e.p_complete * (1 - e.p_complete) * e.dispersion)
                 THEN c.n * e.p_complete * (1 - e.p_complete) * e.dispersion ELSE 0 END AS completion_var,
            CASE WHEN isfinite(e.p_abandon) THEN c.n * e.p_abandon ELSE c.abandoned END
                AS expected_abandoned,
-           CASE WHEN isfinite(e.p_error) THEN c.n * e.p_error ELSE c.errors END AS expected_errors,
+           CASE WHEN isfinite(e.p_error) THEN c.error_sessions * e.p_error ELSE c.errors END
+               AS expected_errors,
            CASE WHEN isfinite(e.latency_p95_ms) THEN c.latency_sessions * e.latency_p95_ms
                 ELSE c.latency_sum END AS expected_latency_sum,
            CASE WHEN g.is_new THEN c.n ELSE 0 END AS new_n,
@@ -83,16 +90,16 @@ windows AS (
            sum(n) AS n, sum(completed) AS completed, sum(expected_completed) AS expected_completed,
            sum(completion_var) AS completion_var, sum(abandoned) AS abandoned,
            sum(expected_abandoned) AS expected_abandoned, sum(errors) AS errors,
-           sum(expected_errors) AS expected_errors, sum(latency_sum) AS latency_sum,
-           sum(latency_sessions) AS latency_sessions, sum(expected_latency_sum) AS expected_latency_sum,
+           sum(error_sessions) AS error_sessions, sum(expected_errors) AS expected_errors,
+           sum(latency_sum) AS latency_sum, sum(latency_sessions) AS latency_sessions, sum(expected_latency_sum) AS expected_latency_sum,
            sum(new_n) AS new_n, sum(weighted_n) AS weighted_n
     FROM expected GROUP BY stage_code, start_ns
 )"""
 
 _MEASURES = (
     "n", "completed", "expected_completed", "completion_var", "abandoned", "expected_abandoned",
-    "errors", "expected_errors", "latency_sum", "latency_sessions", "expected_latency_sum",
-    "new_n", "weighted_n",
+    "errors", "error_sessions", "expected_errors", "latency_sum", "latency_sessions",
+    "expected_latency_sum", "new_n", "weighted_n",
 )  # fmt: skip
 _SHORT_MEASURES = ("n", "completed", "expected_completed", "abandoned", "expected_abandoned")
 
@@ -103,8 +110,8 @@ _PAIR_FEATURES = """
     CASE WHEN n > 0 AND completion_var > 0
          THEN (expected_completed - completed) / sqrt(completion_var) END AS drop_z_15,
     CASE WHEN n > 0 THEN (abandoned - expected_abandoned) / n END AS abandon_15,
-    CASE WHEN n > 0 THEN errors / n END AS error_rate_15,
-    CASE WHEN n > 0 THEN (errors - expected_errors) / n END AS error_excess_15,
+    CASE WHEN error_sessions > 0 THEN errors / error_sessions END AS error_rate_15,
+    CASE WHEN error_sessions > 0 THEN (errors - expected_errors) / error_sessions END AS error_excess_15,
     CASE WHEN latency_sessions > 0 AND expected_latency_sum > 0
          THEN CASE WHEN latency_sum > 0 THEN ln(latency_sum / expected_latency_sum)
                    ELSE '-inf'::DOUBLE END END AS latency_15,
@@ -112,18 +119,19 @@ _PAIR_FEATURES = """
          THEN (expected_completed_5 - completed_5) / expected_completed_5 END AS drop_5,
     CASE WHEN n_5 > 0 THEN (abandoned_5 - expected_abandoned_5) / n_5 END AS abandon_5"""
 
-# Per alert: sums and worst stages; alerts the map does not reach get NULLs (and 0 live windows).
+# Per alert: the busiest stage (one session walks several mapped stages), shares of the sessions
+# summed over the stages, worst stages; alerts the map does not reach get NULLs (and 0 live windows).
 _PER_ALERT = """
 per_alert AS (
-    SELECT row, sum(n) AS n, sum(new_n) AS new_n, sum(weighted_n) AS weighted_n,
-           sum(ahead) AS ahead, max(live_windows) AS live_windows,
+    SELECT row, max(n) AS busiest, sum(n) AS n, sum(new_n) AS new_n, sum(weighted_n) AS weighted_n,
+           max(ahead) AS ahead, max(live_windows) AS live_windows,
            max(drop_5) AS drop_5, max(drop_15) AS drop_15, max(drop_z_15) AS drop_z_15,
            max(abandon_5) AS abandon_5, max(abandon_15) AS abandon_15, max(error_rate_15) AS error_rate_15,
            max(error_excess_15) AS error_excess_15, max(latency_15) AS latency_15
     FROM pair_features GROUP BY row
 )
 SELECT a.row,
-       p.n AS sessions_at_risk_15m,
+       p.busiest AS sessions_at_risk_15m,
        p.ahead AS expected_sessions_30m,
        p.drop_5 AS completion_drop_5m,
        p.drop_15 AS completion_drop_15m,
@@ -147,20 +155,23 @@ def _sum_columns(prefix: str, measures: tuple[str, ...], suffix: str = "", where
 
 RANGE_SQL = f"""
 WITH {_WINDOWS},
-pair_windows AS (
-    SELECT p.row, p.stage_code, a.fired_ns,
-           unnest(range(greatest(a.fired_ns - $long - o.origin, 0) // $step,
-                        greatest(a.fired_ns - o.origin, 0) // $step)) AS k
-    FROM pairs p JOIN alerts a ON a.row = p.row
+cutoffs AS (  -- known_by: the windows counted ended at or before it (strictly before fired_at - delay)
+    SELECT row, fired_ns, fired_ns - $delay - 1 AS known_by FROM alerts
+),
+pair_windows AS (  -- the grid windows that ended in (known_by - 15 min, known_by]
+    SELECT p.row, p.stage_code, c.known_by,
+           unnest(range(greatest(c.known_by - $long - o.origin, 0) // $step,
+                        greatest(c.known_by - o.origin, 0) // $step)) AS k
+    FROM pairs p JOIN cutoffs c ON c.row = p.row
     CROSS JOIN (SELECT min(epoch_ns(window_start)) AS origin FROM outcomes) o
 ),
 pair_sums AS (
-    SELECT p.row, p.stage_code, p.fired_ns,
+    SELECT p.row, p.stage_code,
 {_sum_columns("w.", _MEASURES)},
-{_sum_columns("w.", _SHORT_MEASURES, "_5", "w.end_ns > p.fired_ns - $short")},
+{_sum_columns("w.", _SHORT_MEASURES, "_5", "w.end_ns > p.known_by - $short")},
            count(*) FILTER (WHERE w.n > 0) AS live_windows
     FROM pair_windows p LEFT JOIN windows w ON w.stage_code = p.stage_code AND w.k = p.k
-    GROUP BY p.row, p.stage_code, p.fired_ns
+    GROUP BY p.row, p.stage_code
 ),
 pair_features AS (
     SELECT q.row, coalesce(p.n, 0) AS n, coalesce(p.new_n, 0) AS new_n,
@@ -207,15 +218,18 @@ prefix AS (  -- prefix[k]: every measure summed over the stage's windows before 
     FROM dense d CROSS JOIN grid LEFT JOIN after w ON w.stage_code = d.stage_code AND w.k_after = d.k
     WINDOW r AS (PARTITION BY d.stage_code ORDER BY d.k ROWS UNBOUNDED PRECEDING)
 ),
-ends AS (  -- the prefix cells of each pair's stage at fired_at, 15 and 5 minutes before (clipped to the grid)
+cutoffs AS (  -- known_by: the windows counted ended at or before it (strictly before fired_at - delay)
+    SELECT row, fired_ns - $delay - 1 AS known_by FROM alerts
+),
+ends AS (  -- the prefix cells of each pair's stage at known_by, 15 and 5 minutes before (clipped to the grid)
     SELECT p.row, p.stage_code,
            p.stage_code * (grid.n_windows + 1)
-               + least(greatest(a.fired_ns - grid.origin, 0) // $step, grid.n_windows) AS at_hi,
+               + least(greatest(c.known_by - grid.origin, 0) // $step, grid.n_windows) AS at_hi,
            p.stage_code * (grid.n_windows + 1)
-               + least(greatest(a.fired_ns - $long - grid.origin, 0) // $step, grid.n_windows) AS at_long,
+               + least(greatest(c.known_by - $long - grid.origin, 0) // $step, grid.n_windows) AS at_long,
            p.stage_code * (grid.n_windows + 1)
-               + least(greatest(a.fired_ns - $short - grid.origin, 0) // $step, grid.n_windows) AS at_short
-    FROM pairs p JOIN alerts a ON a.row = p.row CROSS JOIN grid
+               + least(greatest(c.known_by - $short - grid.origin, 0) // $step, grid.n_windows) AS at_short
+    FROM pairs p JOIN cutoffs c ON c.row = p.row CROSS JOIN grid
 ),
 pair_sums AS (
     SELECT e.row, e.stage_code,
@@ -250,9 +264,10 @@ class ReferenceInputs:
     pairs: pa.Table  # row, stage_code: the stages each alert's service reaches
     stage_codes: pa.Table  # journey, stage, stage_code
     expectations: pa.Table  # stage_code, segment, hour_of_week, p_complete, p_abandon, p_error, dispersion, latency_p95_ms
-    ahead_sessions: pa.Table  # stage_code, hour_of_week, sessions (summed over segments per row)
+    ahead_sessions: pa.Table  # stage_code, hour_of_week, sessions (summed over segments, NaN as 0)
     segment_info: pa.Table  # segment, weight, is_new
     step_ns: int
+    delay_ns: int = 0  # FeatureConfig.live_data_delay_min: the feed's lag before a window counts
 
 
 def prepare_inputs(
@@ -323,8 +338,8 @@ def prepare_inputs(
             {
                 "stage_code": pa.array(ahead_s),
                 "hour_of_week": pa.array(ahead_h),
-                # the row sum over segments, as numpy takes it (NaN in, NaN out)
-                "sessions": pa.array(aligned.sessions.sum(axis=1)[ahead_s, ahead_h]),
+                # the sum over segments as the family takes it: an unknown baseline counts 0
+                "sessions": pa.array(np.nan_to_num(aligned.sessions).sum(axis=1)[ahead_s, ahead_h]),
             }
         ),
         segment_info=pa.table(
@@ -335,6 +350,7 @@ def prepare_inputs(
             }
         ),
         step_ns=step_ns,
+        delay_ns=round(config.live_data_delay_min * MINUTE_NS),
     )
 
 
@@ -361,6 +377,7 @@ def run_reference(
         con.register(name, getattr(inputs, name))
     params = {
         "step": inputs.step_ns,
+        "delay": inputs.delay_ns,
         "long": LONG_MIN * MINUTE_NS,
         "short": SHORT_MIN * MINUTE_NS,
         "ahead_windows": AHEAD_MIN * MINUTE_NS / inputs.step_ns,

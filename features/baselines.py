@@ -129,7 +129,9 @@ def fit_baselines(
         )  # empty groups give NaN, which is the answer
         completion = _pooled_rate(grid.completed, grid.sessions, kept, how, config.shrink_sessions)
         abandonment = _pooled_rate(grid.abandoned, grid.sessions, kept, how, config.shrink_sessions)
-        error_rate = _pooled_rate(grid.errors, grid.sessions, kept, how, config.shrink_sessions)
+        error_rate = _pooled_rate(
+            grid.errors, grid.error_sessions, kept, how, config.shrink_sessions
+        )
         sessions = _median_by_hour(grid.sessions, how)
         latency = _median_by_hour(
             (grid.latency_sum.sum(axis=1) / grid.latency_sessions.sum(axis=1))[:, None, :], how

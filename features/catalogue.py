@@ -29,6 +29,10 @@ def catalogue_markdown(
         "Generated from the code (`features/families/`); every feature of an alert uses only what was known",
         "before its `fired_at`. The same definitions compute features offline and online.",
         "",
+        'A window such as "15 min" over journey outcomes means the outcome windows that ended in the 15',
+        "minutes before `fired_at` (strictly before it, and after the feed delay `live_data_delay_min`);",
+        '"worst mapped stage" is the largest value over the stages the alert\'s service reaches.',
+        "",
     ]
     for family, members in families.items():
         lines += [

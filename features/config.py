@@ -46,6 +46,11 @@ class LabelConfig(_Config):
 class FeatureConfig(_Config):
     """Windows and priors of the point-in-time features."""
 
+    live_data_delay_min: float = Field(
+        0.0,
+        ge=0,
+        description="Minutes after a window ends before its outcomes are counted live (the feed's lag).",
+    )
     flap_resolve_min: int = Field(
         10, gt=0, description="A firing resolved this fast counts as a flap."
     )

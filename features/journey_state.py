@@ -20,6 +20,7 @@ MEASURES = (
     "abandoned",
     "expected_abandoned",
     "errors",
+    "error_sessions",
     "expected_errors",
     "latency_sum",
     "latency_sessions",
@@ -130,7 +131,10 @@ def journey_state_from_grid(grid: OutcomeGrid, baselines: Baselines) -> JourneyS
             "abandoned": grid.abandoned,
             "expected_abandoned": np.where(np.isfinite(p_abandon), n * p_abandon, grid.abandoned),
             "errors": grid.errors,
-            "expected_errors": np.where(np.isfinite(p_error), n * p_error, grid.errors),
+            "error_sessions": grid.error_sessions,
+            "expected_errors": np.where(
+                np.isfinite(p_error), grid.error_sessions * p_error, grid.errors
+            ),
             "latency_sum": grid.latency_sum,
             "latency_sessions": grid.latency_sessions,
             "expected_latency_sum": np.where(

@@ -23,7 +23,8 @@ class OutcomeGrid:
     sessions: np.ndarray
     completed: np.ndarray
     abandoned: np.ndarray
-    errors: np.ndarray
+    errors: np.ndarray  # where reported
+    error_sessions: np.ndarray  # sessions of the rows that reported errors
     latency_sum: np.ndarray  # Σ sessions × p95 latency, where latency was reported
     latency_sessions: np.ndarray  # Σ sessions behind latency_sum
 
@@ -71,6 +72,8 @@ def build_outcome_grid(
     sessions = outcomes["sessions"].to_numpy(dtype=np.float64)
     latency = outcomes["latency_p95_ms"].to_numpy(dtype=np.float64, na_value=np.nan)
     reported = np.isfinite(latency)
+    errors = outcomes["errors"].to_numpy(dtype=np.float64, na_value=np.nan)
+    counted = np.isfinite(errors)  # an unreported error count is unknown, not zero
     return OutcomeGrid(
         origin,
         step_ns,
@@ -78,7 +81,8 @@ def build_outcome_grid(
         sessions=summed(sessions),
         completed=summed(outcomes["completed"].to_numpy(dtype=np.float64)),
         abandoned=summed(outcomes["abandoned"].to_numpy(dtype=np.float64)),
-        errors=summed(outcomes["errors"].to_numpy(dtype=np.float64, na_value=0.0)),
+        errors=summed(np.where(counted, errors, 0.0)),
+        error_sessions=summed(np.where(counted, sessions, 0.0)),
         latency_sum=summed(np.where(reported, latency * sessions, 0.0)),
         latency_sessions=summed(np.where(reported, sessions, 0.0)),
     )

@@ -42,6 +42,12 @@ class Settings(BaseSettings):
         return self.home.resolve() / "state.sqlite"
 
 
+def settings_at(home: Path) -> Settings:
+    """Settings rooted in one folder, MLflow included, whatever the environment says (tests, demos)."""
+    home = Path(home).resolve()
+    return Settings(home=home, mlflow_tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
+
+
 def load_settings(**overrides: object) -> Settings:
     """Resolve settings now: defaults, then environment variables, then explicit overrides."""
     return Settings(**overrides)

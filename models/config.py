@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.config import FeatureJobConfig
@@ -68,9 +66,3 @@ class TrainConfig(_Config):
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
     page_budget: PageBudget = PageBudget()
     registered_model: str = "journeyrank"
-
-    @classmethod
-    def from_yaml(cls, path: Path | None) -> TrainConfig:
-        if path is None:
-            return cls()
-        return cls.model_validate(yaml.safe_load(path.read_text()) or {})

@@ -67,6 +67,9 @@ def log_ranker(ranker: Ranker, folder: Path, example: pd.DataFrame, name: str = 
     """Log the ranker to the active run with its code, signature and input example; returns the ModelInfo."""
     save_ranker(ranker, folder)
     example = example.reset_index(drop=True)
+    if isinstance(example["fired_at"].dtype, pd.DatetimeTZDtype):
+        # MLflow signatures hold naive datetimes: the ranker reads naive times as UTC
+        example["fired_at"] = example["fired_at"].dt.tz_convert("UTC").dt.tz_localize(None)
     signature = mlflow.models.infer_signature(
         example, ranker.rank(example), params={"model_version": ""}
     )

@@ -42,6 +42,12 @@ ANSWER_COLUMNS = (
 META_INPUTS = ("alert_id", "service", "signal", "severity", "alert_name", "fired_at")
 
 
+def ranker_rows(alerts: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """What the ranker takes: each alert's identity columns beside its features (same row order)."""
+    meta = alerts.reset_index(drop=True)[[c for c in META_INPUTS if c not in features.columns]]
+    return pd.concat([features.reset_index(drop=True), meta], axis=1)
+
+
 def users_at_risk(features: pd.DataFrame) -> np.ndarray:
     """Sessions the mapped stages expect over the next half hour, or twice the last 15 min if busier."""
     expected = features["expected_sessions_30m"].to_numpy(float)
@@ -50,9 +56,20 @@ def users_at_risk(features: pd.DataFrame) -> np.ndarray:
 
 
 def priority_score(probability: np.ndarray, features: pd.DataFrame) -> np.ndarray:
-    """The ordering score: probability × users at risk × stage impact (DESIGN.md, "The ranker")."""
+    """The ordering score: probability × users at risk × stage impact (DESIGN.md, "The ranker").
+
+    Users at risk enter on a log scale (a stage with 10x the traffic is not 10x as urgent at the
+    same probability: most of its users are not hit) and stage impact as the map's customer
+    impact score × the worth of one completion, the same worth the impact weight counts in.
+    """
     impact = np.nan_to_num(features["stage_impact_max"].to_numpy(float), nan=UNMAPPED_IMPACT)
-    return probability * (1.0 + users_at_risk(features)) * np.maximum(impact, UNMAPPED_IMPACT)
+    value = np.nan_to_num(features["stage_value_max"].to_numpy(float), nan=1.0)
+    return (
+        probability
+        * np.log(2.0 + users_at_risk(features))
+        * np.maximum(impact, UNMAPPED_IMPACT)
+        * value
+    )
 
 
 @dataclass

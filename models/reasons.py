@@ -109,7 +109,9 @@ TEMPLATES: dict[str, Template] = {
     ),
     "anomaly_score": lambda v, a: f"anomaly detector confidence {v:.2f}",
     "severity_level": lambda v, a: f"severity {a.get('severity', '')}".strip(),
-    "alert_name": lambda v, a: f"rule {a.get('alert_name', '')}",
+    "alert_name": lambda v, a: (
+        f"{a.get('alert_name', 'this rule')} alerts tend to come with user impact"
+    ),
 }
 
 

@@ -136,6 +136,116 @@ def features(
         console.print(f"  wrote {path}")
 
 
+def _steps(description: str):
+    """A spinner that names the current step of a long job."""
+    return console.status(description)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="Data directory in the contract.")],
+    config: Annotated[
+        Path | None, typer.Option(help="YAML overriding the training config.")
+    ] = None,
+    feedback: Annotated[
+        Path | None, typer.Option(help="Extra feedback verdicts (Parquet or CSV).")
+    ] = None,
+) -> None:
+    """Train, compare with today's orderings on held-out days, log to MLflow, register, gate @champion."""
+    from features.settings import load_settings
+    from pipeline.render import comparison
+    from pipeline.train import train as run_train
+    from pipeline.train_config import load_train_config
+
+    settings = load_settings()
+    with _steps("training") as status:
+        result = run_train(
+            data,
+            settings,
+            load_train_config(config),
+            feedback,
+            progress=lambda step: status.update(f"training: {step}"),
+        )
+    split = result.split
+    console.print(
+        f"trained on {len(split.train):,} alerts, early-stopped on {len(split.validation):,} "
+        f"({split.validation_start:%Y-%m-%d} → {split.test_start:%Y-%m-%d}), held out {len(split.test):,} "
+        f"({split.test_start:%Y-%m-%d} → {split.end:%Y-%m-%d}); best iteration {result.ranker.booster.best_iteration}"
+    )
+    console.print(
+        comparison(result.evaluation, f"held-out days, page budget {result.evaluation.budget:.0%}")
+    )
+    console.print(
+        f"registered {result.ranker.info.get('registered_model', 'journeyrank')} v{result.version}: "
+        f"{result.decision.sentence()}"
+    )
+    console.print(
+        f"MLflow run {result.run_id} — `mlflow ui --backend-store-uri {settings.tracking_uri}`"
+    )
+
+
+@app.command()
+def evaluate(
+    model: Annotated[str, typer.Option(help="Model URI, e.g. models:/journeyrank@champion.")],
+    data: Annotated[Path, typer.Option(help="Data directory in the contract.")],
+) -> None:
+    """Print the comparison table for any registered model on any data directory."""
+    from features.settings import load_settings
+    from pipeline.evaluate import evaluate_model
+    from pipeline.render import comparison, frame_table
+
+    with _steps("evaluating"):
+        result = evaluate_model(model, data, load_settings())
+    version = f" (v{result.version})" if result.version else ""
+    console.print(
+        comparison(
+            result.evaluation, f"{model}{version} on {data}: {result.alerts:,} labelled alerts"
+        )
+    )
+    stage = result.evaluation.slices["stage"]
+    model_rows = stage[stage["ranking"] == "model"].set_index("stage")[
+        ["alerts", "positives", "pr_auc", "iw_recall_at_10pct"]
+    ]
+    console.print(frame_table(model_rows, "the model by stage", "stage"))
+
+
+@app.command()
+def score(
+    model: Annotated[str, typer.Option(help="Model URI, e.g. models:/journeyrank@champion.")],
+    data: Annotated[
+        Path, typer.Option(help="Data directory: the history each alert is scored against.")
+    ],
+    alerts: Annotated[Path, typer.Option(help="Alerts to rank (alerts schema, Parquet or CSV).")],
+    out: Annotated[Path, typer.Option(help="Ranked output (.parquet or .csv).")],
+) -> None:
+    """Batch ranking: each alert scored as if live at its fired_at, with context from DATA."""
+    from features.settings import load_settings
+    from pipeline.score import score as run_score
+
+    with _steps("scoring"):
+        result = run_score(model, data, alerts, out, load_settings())
+    tiers = result.ranked["tier"].value_counts().reindex(["P1", "P2", "P3", "P4"], fill_value=0)
+    console.print(
+        f"{len(result.ranked):,} alerts ranked: "
+        + ", ".join(f"{t} {n:,}" for t, n in tiers.items())
+    )
+    console.print(f"  wrote {out}")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Option(help="Registered model version to make @champion.")],
+    reason: Annotated[str, typer.Option(help="Why, for the record.")],
+) -> None:
+    """Move @champion by hand; the reason is tagged on the version and logged."""
+    from features.settings import load_settings
+    from pipeline.promote import promote as run_promote
+
+    result = run_promote(version, reason, load_settings())
+    was = f" (was v{result.previous})" if result.previous else ""
+    console.print(f"@champion → v{result.version}{was}: {result.reason}")
+
+
 @app.command()
 def demo() -> None:
     """What `make demo` runs: the main job end to end on the embedded sample data."""
@@ -145,8 +255,19 @@ def demo() -> None:
     run_demo(load_settings(), console)
 
 
+def _quiet_libraries() -> None:
+    """MLflow narrates every artifact it copies; the jobs print what matters themselves."""
+    import logging
+    import warnings
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
+    warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input exits 2 with its one-line message, anything unexpected exits 1."""
+    _quiet_libraries()
     try:
         app(args=argv, standalone_mode=False)
     except ContractError as err:

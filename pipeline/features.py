@@ -38,13 +38,13 @@ def run_features(
     out.parent.mkdir(parents=True, exist_ok=True)
     spec_path = out.with_suffix(".spec.json")
     catalogue_path = out.with_suffix(".catalogue.md")
-    _write_atomically(out, lambda tmp: table.frame.to_parquet(tmp, index=False))
-    _write_atomically(spec_path, lambda tmp: tmp.write_text(spec.to_json()))
-    _write_atomically(catalogue_path, lambda tmp: tmp.write_text(feature_catalogue()))
+    write_atomically(out, lambda tmp: table.frame.to_parquet(tmp, index=False))
+    write_atomically(spec_path, lambda tmp: tmp.write_text(spec.to_json()))
+    write_atomically(catalogue_path, lambda tmp: tmp.write_text(feature_catalogue()))
     return FeaturesResult(table, spec, out, spec_path, catalogue_path)
 
 
-def _write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     """Write beside the target, then rename: a reader never sees half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)

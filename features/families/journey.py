@@ -29,6 +29,7 @@ FEATURES = (
         "",
         "journey map",
     ),
+    Feature("stage_impact_sum", "Σ impact over the stages reached", "", "journey map"),
     Feature(
         "stage_impact_value_sum", "Σ impact × value over the stages reached", "", "journey map"
     ),
@@ -70,6 +71,7 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
         "mapped_journeys": np.bincount(journeys["row"], minlength=len(batch)).astype(np.float64),
         "stage_impact_max": batch.per_alert(impact),
         "stage_value_max": batch.per_alert(value),
+        "stage_impact_sum": batch.per_alert(impact, "sum"),
         "stage_impact_value_sum": batch.per_alert(impact * value, "sum"),
         "hard_dependency": batch.per_alert(hard),
         "dependency_hops_min": batch.per_alert(batch.pairs["hops"].to_numpy(), "min"),

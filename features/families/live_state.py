@@ -26,13 +26,13 @@ PAIR_VALUES = (
 FEATURES = (
     Feature(
         "sessions_at_risk_15m",
-        "sessions that reached the mapped stages",
+        "sessions that reached the busiest mapped stage",
         "15 min",
         "journey outcomes",
     ),
     Feature(
         "expected_sessions_30m",
-        "sessions the mapped stages normally see in the next 30 min at this hour of week",
+        "sessions the busiest mapped stage normally sees in the next 30 min at this hour of week",
         "30 min ahead",
         "baselines",
     ),
@@ -109,20 +109,24 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
     state = context.journey
     stage = batch.pairs["stage_code"].to_numpy()
     t = batch.fired[batch.pairs["row"].to_numpy()]
-    k_hi = state.window_index(t)  # windows before k_hi have ended by t
-    k_long = state.window_index(t - LONG_MIN * MINUTE_NS)
-    k_short = state.window_index(t - SHORT_MIN * MINUTE_NS)
+    # windows before k_hi ended strictly before t, and at least the feed's delay before it
+    known_by = t - round(context.config.live_data_delay_min * MINUTE_NS) - 1
+    k_hi = state.window_index(known_by)
+    k_long = state.window_index(known_by - LONG_MIN * MINUTE_NS)
+    k_short = state.window_index(known_by - SHORT_MIN * MINUTE_NS)
     weights = np.array([context.journey_map.segment_weight(s) for s in state.segments])
     is_new = np.isin(np.array(state.segments, dtype=object), list(context.config.new_user_segments))
     pair = _pair_values(state, stage, k_short, k_long, k_hi, weights, is_new)
-    ahead = context.baselines.sessions[stage, :, hour_of_week(t)].sum(axis=1) * (
+    ahead = np.nan_to_num(context.baselines.sessions[stage, :, hour_of_week(t)]).sum(axis=1) * (
         AHEAD_MIN * MINUTE_NS / state.step_ns
     )
+    # one session walks several mapped stages: the busiest stage is the number of people at risk
     total = batch.per_alert(pair["sessions"], "sum")
+    busiest = batch.per_alert(pair["sessions"], "max")
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
-            "sessions_at_risk_15m": total,
-            "expected_sessions_30m": batch.per_alert(ahead, "sum"),
+            "sessions_at_risk_15m": busiest,
+            "expected_sessions_30m": batch.per_alert(ahead, "max"),
             "completion_drop_5m": batch.per_alert(pair["drop_5m"]),
             "completion_drop_15m": batch.per_alert(pair["drop"]),
             "completion_drop_z_15m": batch.per_alert(pair["drop_z"]),
@@ -186,9 +190,13 @@ def _window_features(
             "abandon": lambda: np.where(
                 seen, (total["abandoned"] - total["expected_abandoned"]) / n, np.nan
             ),
-            "error_rate": lambda: np.where(seen, total["errors"] / n, np.nan),
+            "error_rate": lambda: np.where(
+                total["error_sessions"] > 0, total["errors"] / total["error_sessions"], np.nan
+            ),
             "error_excess": lambda: np.where(
-                seen, (total["errors"] - total["expected_errors"]) / n, np.nan
+                total["error_sessions"] > 0,
+                (total["errors"] - total["expected_errors"]) / total["error_sessions"],
+                np.nan,
             ),
             "latency": lambda: np.where(
                 (total["latency_sessions"] > 0) & (total["expected_latency_sum"] > 0),

@@ -8,7 +8,7 @@ import pytest
 
 from features.context import Vocabulary
 from features.event_index import NO_KEY, SORTED_SEARCH_MIN, EventIndex
-from features.journey_state import JourneyState, sum_over_segments
+from features.journey_state import MEASURES, JourneyState, sum_over_segments
 from features.labels import _worst_pairs
 
 RNG = np.random.default_rng(20261101)
@@ -65,7 +65,7 @@ def test_event_index_answers_like_a_scan() -> None:
 
 
 def test_journey_state_sums_read_the_same_from_either_layout() -> None:
-    measures, stages, segments, windows = 12, 4, 3, 50
+    measures, stages, segments, windows = len(MEASURES), 4, 3, 50
     stored = np.cumsum(RNG.random((stages, windows + 1, measures, segments)), axis=1)
     fast = JourneyState(
         0, 60, ("a", "b", "c"), stored.transpose(2, 0, 3, 1), np.zeros((stages, windows + 1))

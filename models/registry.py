@@ -1,0 +1,92 @@
+"""The MLflow registry: where rankers are registered, which one is champion, and how that changes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from models.ranker_model import load_ranker
+from models.ranking import Ranker
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+EXPERIMENT = "journeyrank"
+
+
+def use_tracking(uri: str, experiment: str = EXPERIMENT) -> MlflowClient:
+    """Point MLflow (tracking and registry) at `uri` and make sure the experiment exists."""
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    mlflow.set_experiment(experiment)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def version_of(client: MlflowClient, name: str, alias: str):
+    """The model version behind an alias, or None when nothing holds it yet."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def resolve(client: MlflowClient, uri: str) -> tuple[str, str | None]:
+    """`models:/name@alias` or `models:/name/3` to (name, version); other URIs (runs:/…) have no version."""
+    if not uri.startswith("models:/"):
+        return uri, None
+    ref = uri[len("models:/") :]
+    if "@" in ref:
+        name, alias = ref.split("@", 1)
+        found = version_of(client, name, alias)
+        if found is None:
+            raise LookupError(
+                f"no model version of {name!r} holds the alias @{alias}: train one first"
+            )
+        return name, str(found.version)
+    name, _, version = ref.partition("/")
+    return name, version or None
+
+
+def load_ranker_from(uri: str) -> Ranker:
+    """The Ranker inside a logged pyfunc (its plain-file artifacts), from any MLflow model URI."""
+    local = mlflow.artifacts.download_artifacts(artifact_uri=f"{uri.rstrip('/')}/artifacts/ranker")
+    return load_ranker(Path(local))
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    alias: str  # champion or challenger
+    new_figure: float
+    champion_figure: float | None
+    champion_version: str | None
+    metric: str
+
+    @property
+    def promoted(self) -> bool:
+        return self.alias == CHAMPION
+
+    def sentence(self) -> str:
+        if self.champion_figure is None:
+            return f"no champion yet: version becomes @{CHAMPION} ({self.metric} {self.new_figure:.3f})"
+        verb = "beats" if self.promoted else "does not beat"
+        return (
+            f"new model {verb} champion v{self.champion_version} on the same held-out days: "
+            f"{self.metric} {self.new_figure:.3f} vs {self.champion_figure:.3f} → @{self.alias}"
+        )
+
+
+def gate(
+    new_figure: float, champion_figure: float | None, champion_version: str | None, metric: str
+) -> GateDecision:
+    """Champion only when strictly better on the primary metric (a tie keeps the proven model)."""
+    better = champion_figure is None or new_figure > champion_figure
+    return GateDecision(
+        CHAMPION if better else CHALLENGER, new_figure, champion_figure, champion_version, metric
+    )
+
+
+def set_alias(client: MlflowClient, name: str, alias: str, version: str, reason: str) -> None:
+    client.set_registered_model_alias(name, alias, version)
+    client.set_model_version_tag(name, version, f"{alias}_reason", reason)

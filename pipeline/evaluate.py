@@ -1,0 +1,47 @@
+"""`journeyrank evaluate`: the comparison table for any registered model on any data directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from features.loading import load_data_dir
+from features.settings import Settings
+from features.table import build_feature_table
+from models.evaluation import Evaluation, evaluate
+from models.registry import load_ranker_from, resolve, use_tracking
+
+DEFAULT_BUDGET = 0.10
+
+
+@dataclass(frozen=True)
+class EvaluateResult:
+    model_uri: str
+    version: str | None
+    evaluation: Evaluation
+    alerts: int
+
+
+def evaluate_model(model_uri: str, data_dir: Path, settings: Settings) -> EvaluateResult:
+    """Features and labels of DIR with the model's own baselines; every labelled alert is scored."""
+    client = use_tracking(settings.tracking_uri)
+    _, version = resolve(client, model_uri)
+    ranker = load_ranker_from(model_uri)
+    data = load_data_dir(data_dir)
+    table = build_feature_table(data, ranker.spec.config, ranker.baselines)
+    frame = (
+        table.frame[table.frame["label"].notna()]
+        .sort_values("fired_at", kind="stable")
+        .reset_index(drop=True)
+    )
+    frame["label"] = frame["label"].astype(int)
+    scored = ranker.score(frame)
+    budget = float(ranker.info.get("page_budget_share", DEFAULT_BUDGET))
+    evaluation = evaluate(
+        frame,
+        scored["priority"].to_numpy(),
+        scored["impact_probability"].to_numpy(),
+        budget,
+        data.truth,
+    )
+    return EvaluateResult(model_uri, version, evaluation, len(frame))

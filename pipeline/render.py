@@ -1,0 +1,35 @@
+"""Terminal rendering of job results: tables people read at the end of a run."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.table import Table
+
+from models.evaluation import MODEL, Evaluation, comparison_table
+
+
+def frame_table(
+    frame: pd.DataFrame, title: str, index_name: str = "", highlight: str | None = None
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(index_name)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for index, row in frame.iterrows():
+        style = "bold" if index == highlight else None
+        table.add_row(str(index), *(_cell(v) for v in row), style=style)
+    return table
+
+
+def comparison(evaluation: Evaluation, title: str) -> Table:
+    return frame_table(comparison_table(evaluation), title, "ranking", highlight=MODEL)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "—"
+        return f"{value:.3f}"
+    return str(value)

@@ -1,0 +1,70 @@
+"""`journeyrank score`: batch ranking — each alert scored as if live at its fired_at, with context from DIR."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features.build import build_features
+from features.context import build_context
+from features.journey_state import build_journey_state
+from features.labels import derive_impact_labels, label_history
+from features.loading import DataDir, load_alerts, load_data_dir
+from features.settings import Settings
+from features.stages import StageIndex
+from models.ranking import Ranker, ranker_rows
+from models.registry import load_ranker_from, resolve, use_tracking
+from pipeline.features import write_atomically
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    ranked: pd.DataFrame
+    model_version: str | None
+
+
+def score_alerts(
+    ranker: Ranker, data: DataDir, alerts: pd.DataFrame, model_version: str = ""
+) -> pd.DataFrame:
+    """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each fired_at."""
+    history = pd.concat(
+        [data.alerts[~data.alerts["alert_id"].isin(alerts["alert_id"])], alerts], ignore_index=True
+    )
+    stages = StageIndex.from_map(ranker.journey_map)
+    window_ns = ranker.spec.window_ns
+    journey = build_journey_state(data.journey_outcomes, stages, ranker.baselines, window_ns)
+    derived = derive_impact_labels(
+        history, journey, stages, ranker.journey_map, ranker.spec.config.labels
+    )
+    context = build_context(
+        journey_map=ranker.journey_map,
+        stages=stages,
+        baselines=ranker.baselines,
+        step_ns=window_ns,
+        outcomes=data.journey_outcomes,
+        alerts=history,
+        changes=data.changes,
+        label_events=label_history(history, derived, data.feedback),
+        config=ranker.spec.config.features,
+        journey=journey,
+    )
+    return ranker.rank(
+        ranker_rows(alerts, build_features(alerts, context)), model_version=model_version
+    )
+
+
+def score(
+    model_uri: str, data_dir: Path, alerts_path: Path, out: Path, settings: Settings
+) -> ScoreResult:
+    client = use_tracking(settings.tracking_uri)
+    _, version = resolve(client, model_uri)
+    ranker = load_ranker_from(model_uri)
+    ranked = score_alerts(ranker, load_data_dir(data_dir), load_alerts(alerts_path), version or "")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".csv":
+        write_atomically(out, lambda tmp: ranked.to_csv(tmp, index=False))
+    else:
+        write_atomically(out, lambda tmp: ranked.to_parquet(tmp, index=False))
+    return ScoreResult(ranked, version)
