@@ -40,6 +40,7 @@ format: setup ## Format the code with ruff
 
 sample: setup ## Re-make the committed sample data set (data/sample)
 	$(RUN) journeyrank simulate --out $(SAMPLE) --days $(SAMPLE_DAYS) --seed $(SAMPLE_SEED)
+	$(RUN) python -m pipeline.incoming $(SAMPLE)
 
 docs: setup ## Regenerate the docs made from code (data contract, feature catalogue)
 	$(RUN) python -m pipeline.docs

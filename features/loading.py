@@ -62,7 +62,7 @@ def load_journey_outcomes(path: PathLike, journey_map: JourneyMap | None = None)
 def load_session_events(path: PathLike) -> pd.DataFrame:
     batches = list(iter_session_event_batches(path))
     if not batches:
-        return _empty_frame(SESSION_EVENTS_TABLE)
+        return empty_frame(SESSION_EVENTS_TABLE)
     return pd.concat(batches, ignore_index=True)
 
 
@@ -397,7 +397,8 @@ def validate_table(
     return frame
 
 
-def _empty_frame(spec: TableSpec) -> pd.DataFrame:
+def empty_frame(spec: TableSpec) -> pd.DataFrame:
+    """A table with no rows but every contract column, in canonical dtypes."""
     return pd.DataFrame(
         {column.name: pd.Series(dtype=column.pandas_dtype) for column in spec.columns}
     )

@@ -14,6 +14,8 @@ from features.context import FeatureContext, index_alerts, index_changes, index_
 from features.journey_map import JourneyMap
 from features.journey_state import JourneyState, build_journey_state
 from features.labels import HISTORY_COLUMNS, derive_impact_labels, label_history
+from features.loading import empty_frame
+from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES
 from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, to_ns
 
@@ -47,10 +49,10 @@ class OnlineFeatureState:
         self.config = config
         self.window_ns = window_ns
         self.retention = retention or Retention()
-        self.outcomes = pd.DataFrame()
-        self.alerts = pd.DataFrame()
-        self.changes = pd.DataFrame()
-        self.feedback = pd.DataFrame()
+        self.outcomes = _plain(empty_frame(JOURNEY_OUTCOMES))
+        self.alerts = _plain(empty_frame(ALERTS))
+        self.changes = _plain(empty_frame(CHANGES))
+        self.feedback = _plain(empty_frame(FEEDBACK))
         self.derived = pd.DataFrame()  # matured derived labels of alerts still in the state
         self.label_totals = pd.DataFrame(columns=list(HISTORY_COLUMNS))  # folded older labels
         self._pending = pd.DataFrame()  # alerts whose impact window has not closed yet
@@ -68,13 +70,36 @@ class OnlineFeatureState:
     def add_alerts(self, alerts: pd.DataFrame) -> None:
         """New firings join the history (a re-sent alert_id replaces the earlier copy)."""
         self.alerts = _appended(self.alerts, alerts, ["alert_id"])
-        self._pending = _appended(self._pending, alerts, ["alert_id"])
+        labelled = set(self.derived["alert_id"]) if len(self.derived) else set()
+        fresh = alerts[[a not in labelled for a in alerts["alert_id"]]]
+        self._pending = _appended(self._pending, fresh, ["alert_id"])
         self._cache.pop("alerts", None)
         self._mature_labels()
 
     def add_changes(self, changes: pd.DataFrame) -> None:
         self.changes = _appended(self.changes, changes, ["change_id"])
         self._cache.pop("changes", None)
+
+    def add_derived_labels(self, labels: pd.DataFrame) -> None:
+        """Labels derived earlier (alert_id, matured_at, label, alert_name, service), e.g. after a restart."""
+        self.derived = _appended(
+            self.derived,
+            labels[["alert_id", "matured_at", "label", "alert_name", "service"]],
+            ["alert_id"],
+        )
+        if len(self._pending):
+            self._pending = self._pending[~self._pending["alert_id"].isin(labels["alert_id"])]
+        self._cache.pop("labels", None)
+
+    def add_label_totals(self, totals: pd.DataFrame) -> None:
+        """Folded per-rule totals (alert_name, service, n, positives) of labels older than the retention."""
+        rows = totals.assign(matured_at=pd.Timestamp(0, tz="UTC"))[list(HISTORY_COLUMNS)]
+        self.label_totals = (
+            pd.concat([self.label_totals, rows], ignore_index=True)
+            if len(self.label_totals)
+            else rows
+        )
+        self._cache.pop("labels", None)
 
     def add_feedback(self, feedback: pd.DataFrame) -> None:
         feedback = _plain(feedback)

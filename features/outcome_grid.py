@@ -51,9 +51,8 @@ def build_outcome_grid(
     segments = tuple(segments) + tuple(
         sorted(set(outcomes["segment"].unique().astype(str)) - set(segments))
     )
-    origin = int(start.min()) if origin_ns is None else origin_ns
-    if len(start) == 0 and origin_ns is None:
-        origin = 0
+    first = int(start.min()) if len(start) else 0
+    origin = first if origin_ns is None else origin_ns
     last = int(start.max()) + step_ns if len(start) else origin
     n_windows = max(0, int(np.ceil(((end_ns or last) - origin) / step_ns)))
     k = floor_to_grid(start, origin, step_ns)

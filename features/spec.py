@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict
 
@@ -39,15 +40,16 @@ class FeatureSpec(BaseModel):
 
     def model_inputs(self, features: pd.DataFrame) -> pd.DataFrame:
         """The model's input frame: numeric as float64, categoricals with the training vocabulary (unseen → missing)."""
-        inputs = features.reindex(columns=list(self.features)).copy()
+        columns = {}
         for name in self.features:
+            values = features[name] if name in features else pd.Series(np.nan, index=features.index)
             if name in self.categorical:
-                inputs[name] = pd.Categorical(
-                    inputs[name].astype(object), categories=list(self.categorical[name])
+                columns[name] = pd.Categorical(
+                    values.to_numpy(dtype=object), categories=list(self.categorical[name])
                 )
             else:
-                inputs[name] = pd.to_numeric(inputs[name], errors="coerce").astype("float64")
-        return inputs
+                columns[name] = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+        return pd.DataFrame(columns, index=features.index)
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), indent=2)

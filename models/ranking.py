@@ -100,9 +100,9 @@ class Ranker:
         """Per-feature contributions to the raw score (TreeSHAP), without the bias column."""
         return self.booster.predict(self.spec.model_inputs(features), pred_contrib=True)[:, :-1]
 
-    def score(self, features: pd.DataFrame) -> pd.DataFrame:
+    def score(self, features: pd.DataFrame, raw: np.ndarray | None = None) -> pd.DataFrame:
         """impact_probability, priority and tier per row, in input order (no explanations: fast)."""
-        probability = self.probabilities(features)
+        probability = self.calibrator.predict(self.raw_scores(features) if raw is None else raw)
         priority = priority_score(probability, features)
         return pd.DataFrame(
             {
@@ -116,7 +116,10 @@ class Ranker:
     def rank(self, rows: pd.DataFrame, model_version: str = "") -> pd.DataFrame:
         """The answer for each alert (rows: META_INPUTS + features), highest priority first."""
         rows = rows.reset_index(drop=True)
-        scored = self.score(rows)
+        # one TreeSHAP pass gives both: the raw score is the contributions plus the bias
+        explained = self.booster.predict(self.spec.model_inputs(rows), pred_contrib=True)
+        contributions = explained[:, :-1]
+        scored = self.score(rows, raw=explained.sum(axis=1))
         journey, stage = primary_stage(rows["service"], self.stages)
         tier = scored["tier"].to_numpy()
         context = [
@@ -136,7 +139,7 @@ class Ranker:
                 strict=True,
             )
         ]
-        reasons = reasons_for(self.contributions(rows), rows, list(self.spec.features), context)
+        reasons = reasons_for(contributions, rows, list(self.spec.features), context)
         answers = pd.DataFrame(
             {
                 "alert_id": rows["alert_id"].astype(str).to_numpy(),

@@ -119,14 +119,17 @@ def reasons_for(
     contributions: np.ndarray, features: pd.DataFrame, names: list[str], context: list[dict]
 ) -> list[list[str]]:
     """For each alert, the top contributions (positive first) that a template can put in words."""
+    values = {name: features[name].to_numpy() for name in names if name in features}
+    # the few strongest per alert are enough: most features have no words, or repeat another's
+    candidates = np.argsort(-contributions, axis=1, kind="stable")[:, : 4 * MAX_REASONS]
     out = []
-    for i in range(len(features)):
-        order = np.argsort(-contributions[i], kind="stable")
+    for i, order in enumerate(candidates):
         said: list[str] = []
         for j in order:
             if len(said) >= MAX_REASONS or contributions[i, j] <= 0:
                 break
-            text = _say(names[j], features.iloc[i][names[j]], context[i])
+            name = names[j]
+            text = _say(name, values[name][i], context[i]) if name in values else None
             if text and text not in said:
                 said.append(text)
         out.append(said or ["nothing points to user impact right now"])

@@ -9,7 +9,7 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models.ranker_model import load_ranker
+from models.ranker_files import load_ranker
 from models.ranking import Ranker
 
 CHAMPION, CHALLENGER = "champion", "challenger"

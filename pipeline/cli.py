@@ -247,6 +247,66 @@ def promote(
 
 
 @app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
+    model: Annotated[
+        str | None, typer.Option(help="Model URI (default: JOURNEYRANK_MODEL or @champion).")
+    ] = None,
+    warm_from: Annotated[
+        Path | None, typer.Option(help="Fill an empty state store from this data directory.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="BentoML worker processes.")] = None,
+) -> None:
+    """Import the model from the MLflow registry into BentoML and serve it (Ctrl-C stops)."""
+    from features.settings import load_settings
+    from pipeline.serve import import_model, start_service
+
+    settings = load_settings()
+    imported = import_model(settings, model)
+    console.print(f"imported {imported.uri} (v{imported.version}) as BentoML model {imported.tag}")
+    console.print(
+        f"serving on http://{host}:{port} — POST /rank, /journey-metrics, /changes, /feedback; docs at /docs"
+    )
+    process = start_service(settings, port, host, warm_from, workers)
+    try:
+        raise typer.Exit(process.wait())
+    except KeyboardInterrupt:
+        process.terminate()
+        raise typer.Exit(process.wait()) from None
+
+
+@app.command("export-log")
+def export_log(
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")],
+    since: Annotated[
+        str | None, typer.Option(help="Only entries logged at or after this time (ISO 8601).")
+    ] = None,
+) -> None:
+    """Export the inference log (every ranked alert, its features, scores and versions) for audits."""
+    import pandas as pd
+
+    from features.settings import load_settings
+    from models.inference_log import InferenceLog
+    from pipeline.features import write_atomically
+
+    start = None
+    if since is not None:
+        try:
+            start = pd.Timestamp(since)
+        except ValueError as err:
+            raise ContractError(
+                "--since", "option", "an ISO 8601 time stamp with a time zone", got=since
+            ) from err
+        if start.tzinfo is None:
+            raise ContractError("--since", "option", "a time zone (…Z or …+01:00)", got=since)
+    frame = InferenceLog.in_home(load_settings().home).export(start)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(out, lambda tmp: frame.to_parquet(tmp, index=False))
+    console.print(f"{len(frame):,} logged alerts → {out}")
+
+
+@app.command()
 def demo() -> None:
     """What `make demo` runs: the main job end to end on the embedded sample data."""
     from features.settings import load_settings

@@ -1,4 +1,8 @@
-"""`journeyrank demo`: the main job end to end on the embedded sample, for a newcomer's first look."""
+"""`journeyrank demo`: the main job end to end on the embedded sample, for a newcomer's first look.
+
+sample data → validate → features → train → MLflow registry (@champion) → BentoML service on
+loopback → the last hours of journey outcomes pushed live → incoming alerts ranked → stopped.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from features.loading import load_data_dir
+from features.loading import load_journey_outcomes
 from features.settings import Settings
+from pipeline.incoming import INCOMING_FILE, incoming_cutoff
 from pipeline.render import comparison
-from pipeline.score import score_alerts
+from pipeline.serve import free_port, import_model, start_service, stop_service, wait_until_ready
 from pipeline.simulate import SimulationConfig, simulate
 from pipeline.train import TrainResult, train
 from pipeline.validate import render_profile, validate_data_dir
@@ -28,20 +34,35 @@ CONTRACT_FILES = (
     "changes.parquet",
     "journey_map.yaml",
 )
-INCOMING_HOURS = 2
-SHOWN = 12
+PUSH_ROWS = 500
+SHOWN = 15
 
 
 @dataclass(frozen=True)
 class DemoResult:
-    sample_dir: Path
     reproduced: bool
     trained: TrainResult
-    ranked: pd.DataFrame
+    ranked: list[dict]
 
 
 def run_demo(settings: Settings, console: Console, sample_dir: Path = SAMPLE_DIR) -> DemoResult:
-    """Simulate (check the sample's recipe), validate, train and register, then rank incoming alerts."""
+    same = _simulate_and_validate(console, settings, sample_dir)
+    console.rule("3. features → train → MLflow registry")
+    with console.status("training") as status:
+        trained = train(
+            sample_dir, settings, progress=lambda step: status.update(f"training: {step}")
+        )
+    console.print(
+        comparison(
+            trained.evaluation, f"held-out days, page budget {trained.evaluation.budget:.0%}"
+        )
+    )
+    console.print(f"journeyrank v{trained.version}: {trained.decision.sentence()}")
+    ranked = _serve_and_rank(console, settings, sample_dir)
+    return DemoResult(same, trained, ranked)
+
+
+def _simulate_and_validate(console: Console, settings: Settings, sample_dir: Path) -> bool:
     console.rule("1. simulate: the sample's recipe, again")
     scratch = settings.home / "demo" / "simulated"
     result = simulate(SimulationConfig(out=scratch, days=SAMPLE_DAYS, seed=SAMPLE_SEED))
@@ -54,40 +75,78 @@ def run_demo(settings: Settings, console: Console, sample_dir: Path = SAMPLE_DIR
     )
     console.rule("2. validate: the data contract and a profile of the sample")
     console.print(render_profile(validate_data_dir(sample_dir)))
-    console.rule("3. features → train → MLflow registry")
-    with console.status("training") as status:
-        trained = train(
-            sample_dir, settings, progress=lambda step: status.update(f"training: {step}")
+    return same
+
+
+def _serve_and_rank(console: Console, settings: Settings, sample_dir: Path) -> list[dict]:
+    body = json.loads((sample_dir / INCOMING_FILE).read_text())
+    cutoff = incoming_cutoff(
+        pd.DataFrame({"fired_at": pd.to_datetime([a["fired_at"] for a in body["alerts"]])})
+    )
+    console.rule(
+        "4. BentoML: import @champion, serve on loopback, warm state up to "
+        + f"{cutoff:%Y-%m-%d %H:%M} UTC"
+    )
+    imported = import_model(settings)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    process = start_service(
+        settings, port, warm_from=sample_dir, warm_until=cutoff.isoformat(), quiet=True
+    )
+    try:
+        console.print(f"{imported.tag} ready at {url} in {wait_until_ready(url, process):.1f} s")
+        with httpx.Client(base_url=url, timeout=60) as client:
+            pushed = _push_outcomes(client, sample_dir, cutoff)
+            console.print(
+                f"pushed {pushed:,} journey outcome rows after the cutoff to /journey-metrics"
+            )
+            response = client.post("/rank", json=body)
+            response.raise_for_status()
+            ranked = response.json()["ranked"]
+        console.rule(
+            f"5. POST /rank: {len(ranked)} incoming alerts ({INCOMING_FILE}), highest priority first"
         )
+        console.print(ranked_table(ranked[:SHOWN], f"top {SHOWN} of {len(ranked)}"))
+    finally:
+        stop_service(process)
+    console.print("service stopped.\n")
+    console.print(f"MLflow UI:   uv run mlflow ui --backend-store-uri {settings.tracking_uri}")
+    console.print("Serve it:    uv run journeyrank serve --port 3000 --warm-from data/sample")
     console.print(
-        comparison(
-            trained.evaluation, f"held-out days, page budget {trained.evaluation.budget:.0%}"
+        f"Rank alerts: curl -s -X POST localhost:3000/rank -H 'content-type: application/json' "
+        f"-d @data/sample/{INCOMING_FILE}"
+    )
+    return ranked
+
+
+def _push_outcomes(client: httpx.Client, sample_dir: Path, cutoff: pd.Timestamp) -> int:
+    outcomes = load_journey_outcomes(sample_dir / "journey_outcomes.parquet")
+    live = outcomes[outcomes["window_start"] >= cutoff]
+    rows = json.loads(
+        live.assign(window_start=live["window_start"].map(pd.Timestamp.isoformat)).to_json(
+            orient="records"
         )
     )
-    console.print(f"journeyrank v{trained.version}: {trained.decision.sentence()}")
-    console.rule(f"4. rank the last {INCOMING_HOURS} hours of alerts as they came in")
-    data = load_data_dir(sample_dir)
-    incoming = data.alerts[
-        data.alerts["fired_at"] > data.alerts["fired_at"].max() - pd.Timedelta(hours=INCOMING_HOURS)
-    ]
-    ranked = score_alerts(trained.ranker, data, incoming, trained.version)
-    console.print(ranked_table(ranked.head(SHOWN), f"top {SHOWN} of {len(ranked)} incoming alerts"))
-    console.print(f"\nMLflow UI: uv run mlflow ui --backend-store-uri {settings.tracking_uri}")
-    return DemoResult(sample_dir, same, trained, ranked)
+    for start in range(0, len(rows), PUSH_ROWS):
+        client.post(
+            "/journey-metrics", json={"rows": rows[start : start + PUSH_ROWS]}
+        ).raise_for_status()
+    return len(rows)
 
 
-def ranked_table(ranked: pd.DataFrame, title: str) -> Table:
+def ranked_table(ranked: list[dict], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("tier", "probability", "alert", "journey / stage", "top reason", "playbook"):
+    for column in ("tier", "prob.", "alert", "journey / stage", "top reason", "playbook", "flags"):
         table.add_column(column, overflow="fold")
-    for row in ranked.itertuples():
-        reasons = json.loads(row.reasons)
+    for answer in ranked:
+        stage = f"{answer['journey']} / {answer['stage']}" if answer["journey"] else "(unmapped)"
         table.add_row(
-            row.tier,
-            f"{row.impact_probability:.2f}",
-            row.alert_id,
-            f"{row.journey} / {row.stage}" if row.journey else "(unmapped)",
-            reasons[0] if reasons else "",
-            (row.playbook or "")[:60],
+            answer["tier"],
+            f"{answer['impact_probability']:.2f}",
+            answer["alert_id"],
+            stage,
+            (answer["reasons"] or [""])[0],
+            (answer["playbook"] or "—")[:70],
+            ", ".join(answer["flags"]),
         )
     return table

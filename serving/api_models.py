@@ -1,0 +1,130 @@
+"""Typed request and answer bodies: every field described, so the OpenAPI page documents each route."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+
+Severity = Literal["critical", "high", "warning", "info"]
+Signal = Literal["latency", "errors", "saturation", "availability", "anomaly", "other"]
+Tier = Literal["P1", "P2", "P3", "P4"]
+Count = Annotated[int, Field(ge=0)]
+Text = Annotated[str, Field(min_length=1, max_length=512)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class AlertIn(_In):
+    """One alert firing, in the contract's alerts schema (adapters map native payloads to it)."""
+
+    alert_id: Text = Field(description="Unique id; a re-sent id replaces the earlier copy.")
+    fired_at: AwareDatetime = Field(description="When it fired, with a time zone (ISO 8601).")
+    resolved_at: AwareDatetime | None = Field(
+        None, description="When it resolved; null while firing."
+    )
+    source: Text = Field(
+        description="The tool that sent it: prometheus, grafana, datadog, pagerduty, aiops, …"
+    )
+    service: Text = Field(description="The emitting service, matched against the journey map.")
+    alert_name: Text = Field(description="The rule or check name.")
+    severity: Severity = Field(description="critical, high, warning or info.")
+    signal: Signal | None = Field(
+        None, description="latency, errors, saturation, availability, anomaly or other."
+    )
+    anomaly_score: Annotated[FiniteFloat, Field(ge=0, le=1)] | None = Field(
+        None, description="An AIOps detector's confidence in [0, 1]."
+    )
+    region: str | None = Field(None, description="Region, when the alert has one.")
+    labels: dict[str, Any] | None = Field(None, description="Everything else, as a JSON object.")
+
+
+class RankedAlert(BaseModel):
+    """The answer for one alert; the list comes highest priority first."""
+
+    alert_id: str
+    impact_probability: float = Field(
+        description="Calibrated probability that users are hurt at a journey stage."
+    )
+    priority: float = Field(
+        description="The ordering score: probability × users at risk × stage impact."
+    )
+    tier: Tier = Field(
+        description="P1 incident room, P2 page, P3 ticket, P4 digest (thresholds from the page budget)."
+    )
+    route: str = Field(description="incident_room, page, ticket or digest.")
+    journey: str | None = Field(
+        description="The journey of the stage at risk; null when the service is unmapped."
+    )
+    stage: str | None = Field(description="The stage at risk.")
+    segment_at_risk: str | None = Field(
+        description="The most valuable segment at that stage at this hour."
+    )
+    reasons: list[str] = Field(description="The top contributions to the score, in words.")
+    playbook: str | None = Field(
+        description="The stage's playbook for this signal, from the journey map."
+    )
+    escalation: str | None = Field(
+        description="Where this tier goes, from the journey map's escalation."
+    )
+    model_version: str
+    journey_map_version: str
+    flags: list[str] = Field(description="unmapped_service, no_live_journey_data, new_rule, …")
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str = Field(description="Registered model version.")
+    uri: str = Field(description="The MLflow URI it was imported from.")
+    journey_map_version: str
+    page_share: float = Field(description="Share of alerts the tier thresholds page (P1 + P2).")
+
+
+class RankResponse(BaseModel):
+    ranked: list[RankedAlert]
+    model: ModelInfo
+
+
+class OutcomeRow(_In):
+    """One row of journey_outcomes: a window × journey × stage × segment (× region)."""
+
+    window_start: AwareDatetime = Field(description="Start of the window, with a time zone.")
+    journey: Text
+    stage: Text
+    segment: Text
+    region: str | None = None
+    sessions: Count = Field(description="Sessions that reached the stage in the window.")
+    completed: Count = Field(description="Of those, how many went on.")
+    abandoned: Count = Field(description="Of those, how many left the journey here.")
+    errors: Count | None = Field(None, description="User-visible errors at this stage.")
+    latency_p95_ms: Annotated[FiniteFloat, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _adds_up(self) -> OutcomeRow:
+        if self.completed + self.abandoned > self.sessions:
+            raise ValueError("completed + abandoned must not exceed sessions")
+        return self
+
+
+class ChangeIn(_In):
+    change_id: Text
+    ts: AwareDatetime
+    service: Text
+    kind: Text = Field(description="deploy, config, feature_flag, experiment, …")
+    description: str | None = None
+
+
+class FeedbackIn(_In):
+    alert_id: Text
+    impact: Literal[0, 1] = Field(
+        description="1: the alert had user impact; 0: it did not. Overrides the derived label."
+    )
+    ts: AwareDatetime
+    author: str | None = None
+    note: str | None = None
+
+
+class Stored(BaseModel):
+    stored: int = Field(description="Rows stored.")

@@ -1,0 +1,70 @@
+"""A worker's live view: the store's rows mirrored into the online feature state, caught up by rowid."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from features.online import OnlineFeatureState
+from models.ranking import Ranker
+from serving.state import SqliteStateStore
+
+# order matters: labels before the outcomes that would otherwise re-derive them
+SYNC_ORDER = ("labels", "changes", "feedback", "alerts", "outcomes")
+
+
+class LiveState:
+    def __init__(self, store: SqliteStateStore, ranker: Ranker) -> None:
+        self.store = store
+        self.mirror = OnlineFeatureState(
+            ranker.journey_map,
+            ranker.baselines,
+            ranker.spec.config,
+            ranker.spec.window_ns,
+            store.retention,
+        )
+        self.seen = dict.fromkeys(SYNC_ORDER, 0)
+        self.persisted_labels: set[str] = set()
+        totals = store.label_totals()
+        if len(totals):
+            self.mirror.add_label_totals(totals)
+
+    def sync(self) -> None:
+        """Take in everything written since the last sync (by this worker or another)."""
+        for name in SYNC_ORDER:
+            rows, self.seen[name] = self.store.rows_since(name, self.seen[name])
+            if rows.empty:
+                continue
+            if name == "labels":
+                self.mirror.add_derived_labels(rows)
+                self.persisted_labels.update(rows["alert_id"])
+            elif name == "alerts":
+                self.mirror.add_alerts(rows)
+            elif name == "outcomes":
+                self.mirror.add_outcomes(rows)
+            elif name == "changes":
+                self.mirror.add_changes(rows)
+            else:
+                self.mirror.add_feedback(rows)
+        self._persist_new_labels()
+
+    def features_for(self, alerts: pd.DataFrame) -> pd.DataFrame:
+        return self.mirror.features_for(alerts)
+
+    def event_time_ns(self) -> int | None:
+        """Now, in the data's own time: the latest alert or outcome window seen."""
+        times = [
+            t
+            for t in (self.store.latest("alerts", "fired_at"), self.mirror.data_end_ns)
+            if t is not None
+        ]
+        return max(times) if times else None
+
+    def _persist_new_labels(self) -> None:
+        """Labels this worker derived are stored, so a restart does not need the outcomes again."""
+        derived = self.mirror.derived
+        if derived.empty:
+            return
+        new = derived[~derived["alert_id"].isin(self.persisted_labels)]
+        if len(new):
+            self.store.put("labels", new)
+            self.persisted_labels.update(new["alert_id"])

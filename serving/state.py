@@ -1,0 +1,264 @@
+"""The online state store: recent journey outcomes, alerts, changes, feedback and matured labels.
+
+SQLite in JOURNEYRANK_HOME (WAL, so several BentoML workers read while one writes). Every
+worker keeps an in-memory mirror and catches up by rowid; the store is the one source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.online import Retention
+from features.schemas import TIMESTAMP_DTYPE
+from features.timeaxis import MINUTE_NS, to_ns
+
+STATE_FILE = "state.sqlite"
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: tuple[str, ...]
+    columns: tuple[str, ...]
+    times: tuple[str, ...]  # columns held as ns since the epoch
+    kept_by: str | None  # the time column retention prunes by
+
+
+TABLES = {
+    "outcomes": Table(
+        "outcomes",
+        ("window_start", "journey", "stage", "segment", "region"),
+        (
+            "window_start",
+            "journey",
+            "stage",
+            "segment",
+            "region",
+            "sessions",
+            "completed",
+            "abandoned",
+            "errors",
+            "latency_p95_ms",
+        ),
+        ("window_start",),
+        "window_start",
+    ),
+    "alerts": Table(
+        "alerts",
+        ("alert_id",),
+        (
+            "alert_id",
+            "fired_at",
+            "resolved_at",
+            "source",
+            "service",
+            "alert_name",
+            "severity",
+            "signal",
+            "anomaly_score",
+            "region",
+            "labels",
+        ),
+        ("fired_at", "resolved_at"),
+        "fired_at",
+    ),
+    "changes": Table(
+        "changes",
+        ("change_id",),
+        ("change_id", "ts", "service", "kind", "description"),
+        ("ts",),
+        "ts",
+    ),
+    "feedback": Table(
+        "feedback",
+        ("alert_id", "ts"),
+        ("alert_id", "impact", "ts", "author", "note"),
+        ("ts",),
+        "ts",
+    ),
+    "labels": Table(
+        "labels",
+        ("alert_id",),
+        ("alert_id", "matured_at", "label", "alert_name", "service"),
+        ("matured_at",),
+        "matured_at",
+    ),
+}
+
+
+def _ddl(table: Table) -> str:
+    columns = ", ".join(table.columns)
+    # a rowid table (not WITHOUT ROWID): rowid order is write order, what mirrors catch up by
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({columns}, PRIMARY KEY ({', '.join(table.key)}));"
+
+
+class SqliteStateStore:
+    """Upserts by each table's key; `rows_since` hands each worker what it has not seen yet."""
+
+    def __init__(self, path: Path, retention: Retention | None = None) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.retention = retention or Retention()
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.executescript("".join(_ddl(t) for t in TABLES.values()))
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS label_totals (alert_name, service, n, positives, "
+            "PRIMARY KEY (alert_name, service))"
+        )
+
+    @classmethod
+    def in_home(cls, home: Path, retention: Retention | None = None) -> SqliteStateStore:
+        return cls(Path(home) / STATE_FILE, retention)
+
+    # ------------------------------------------------------------------ writes
+
+    def put(self, name: str, frame: pd.DataFrame) -> int:
+        """Insert or replace rows (canonical dtypes in); returns how many."""
+        if frame.empty:
+            return 0
+        table = TABLES[name]
+        records = _records(frame, table)
+        placeholders = ", ".join("?" * len(table.columns))
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            # delete-then-insert gives a replaced row a new rowid, so every mirror sees the update
+            self.db.executemany(
+                f"INSERT OR REPLACE INTO {name} ({', '.join(table.columns)}) VALUES ({placeholders})",
+                records,
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        return len(records)
+
+    def resolve(self, alert_ids: list[str], resolved_at: pd.Series) -> int:
+        """Close alerts (resolved or acknowledged events): a later resolution, never a firing."""
+        rows = [(int(t), a) for a, t in zip(alert_ids, to_ns(resolved_at), strict=True)]
+        self.db.execute("BEGIN IMMEDIATE")
+        changed = 0
+        for t, a in rows:
+            found = self.db.execute("SELECT * FROM alerts WHERE alert_id = ?", (a,)).fetchone()
+            if found is not None:
+                values = dict(zip(TABLES["alerts"].columns, found, strict=True))
+                values["resolved_at"] = t
+                self.db.execute(
+                    f"INSERT OR REPLACE INTO alerts ({', '.join(values)}) VALUES "
+                    f"({', '.join('?' * len(values))})",
+                    tuple(values.values()),
+                )
+                changed += 1
+        self.db.execute("COMMIT")
+        return changed
+
+    def add_label_totals(self, totals: pd.DataFrame) -> None:
+        self.db.executemany(
+            "INSERT INTO label_totals VALUES (?, ?, ?, ?) ON CONFLICT (alert_name, service) DO UPDATE SET "
+            "n = n + excluded.n, positives = positives + excluded.positives",
+            totals[["alert_name", "service", "n", "positives"]].itertuples(index=False, name=None),
+        )
+
+    # ------------------------------------------------------------------ reads
+
+    def rows_since(self, name: str, after: int) -> tuple[pd.DataFrame, int]:
+        """Rows written after rowid `after`, in canonical dtypes, and the new high-water mark."""
+        table = TABLES[name]
+        cursor = self.db.execute(
+            f"SELECT rowid, {', '.join(table.columns)} FROM {name} WHERE rowid > ? ORDER BY rowid",
+            (after,),
+        )
+        rows = cursor.fetchall()
+        if not rows:
+            return _typed(pd.DataFrame(columns=list(table.columns)), table), after
+        frame = pd.DataFrame([r[1:] for r in rows], columns=list(table.columns))
+        return _typed(frame, table), int(rows[-1][0])
+
+    def label_totals(self) -> pd.DataFrame:
+        return pd.read_sql_query(
+            "SELECT alert_name, service, n, positives FROM label_totals", self.db
+        )
+
+    def latest(self, name: str, column: str) -> int | None:
+        value = self.db.execute(f"SELECT max({column}) FROM {name}").fetchone()[0]
+        return None if value is None else int(value)
+
+    def count(self, name: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+
+    def is_empty(self) -> bool:
+        return all(self.count(name) == 0 for name in ("outcomes", "alerts"))
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def prune(self, now_ns: int) -> None:
+        """Forget what no feature can see any more (the retention in config), in event time."""
+        keep = {
+            "outcomes": self.retention.outcomes_min,
+            "alerts": self.retention.alerts_min,
+            "changes": self.retention.changes_min,
+            "feedback": self.retention.labels_min,
+            "labels": self.retention.labels_min,
+        }
+        self.db.execute("BEGIN IMMEDIATE")
+        for name, minutes in keep.items():
+            column = TABLES[name].kept_by
+            self.db.execute(
+                f"DELETE FROM {name} WHERE {column} < ?", (now_ns - minutes * MINUTE_NS,)
+            )
+        self.db.execute("COMMIT")
+
+    def integrity(self) -> str:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def _records(frame: pd.DataFrame, table: Table) -> list[tuple]:
+    columns = {}
+    for name in table.columns:
+        values = frame[name] if name in frame else pd.Series([None] * len(frame))
+        if name in table.times:
+            ns = to_ns(values)
+            columns[name] = [
+                None if pd.isna(v) else int(n) for v, n in zip(values, ns, strict=True)
+            ]
+        elif name == "labels":
+            columns[name] = [
+                None
+                if v is None or (isinstance(v, float) and np.isnan(v))
+                else (v if isinstance(v, str) else json.dumps(v))
+                for v in values
+            ]
+        else:
+            columns[name] = [
+                None if _missing(v) else (v.item() if hasattr(v, "item") else v) for v in values
+            ]
+    return list(zip(*columns.values(), strict=True))
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
+
+
+def _typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    for name in table.times:
+        frame[name] = pd.to_datetime(pd.to_numeric(frame[name], errors="coerce"), utc=True).astype(
+            TIMESTAMP_DTYPE
+        )
+    for name in ("sessions", "completed", "abandoned", "impact"):
+        if name in frame:
+            frame[name] = pd.to_numeric(frame[name]).astype("int64")
+    for name in ("errors",):
+        if name in frame:
+            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+    for name in ("latency_p95_ms", "anomaly_score", "label"):
+        if name in frame:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    return frame

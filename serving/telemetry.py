@@ -1,0 +1,49 @@
+"""The service's own Prometheus metrics, beside BentoML's: alerts by tier, unmapped share, lag, latency."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pandas as pd
+
+
+@cache
+def _metrics():
+    """Created on first use (in the worker), never at import time."""
+    # prometheus_client directly (bentoml.metrics is deprecated); BentoML's /metrics exports the same
+    # registry, across worker processes through its multiprocess directory
+    from prometheus_client import Counter, Gauge, Histogram
+
+    return {
+        "ranked": Counter("journeyrank_alerts_ranked", "Alerts ranked, by tier", ["tier"]),
+        "unmapped": Gauge(
+            "journeyrank_unmapped_share",
+            "Share of the last batch from services the map lacks",
+            multiprocess_mode="mostrecent",
+        ),
+        "lag": Gauge(
+            "journeyrank_state_lag_seconds",
+            "Wall clock minus the end of the latest outcome window",
+            multiprocess_mode="mostrecent",
+        ),
+        "latency": Histogram(
+            "journeyrank_rank_seconds",
+            "Time to rank one request (features, model, log)",
+            buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        ),
+    }
+
+
+def record_ranked(answers: pd.DataFrame, seconds: float, lag: float | None) -> None:
+    metrics = _metrics()
+    for tier, count in answers["tier"].value_counts().items():
+        metrics["ranked"].labels(tier=tier).inc(int(count))
+    unmapped = answers["flags"].str.contains("unmapped_service").mean() if len(answers) else 0.0
+    metrics["unmapped"].set(float(unmapped))
+    metrics["latency"].observe(seconds)
+    record_state_lag(lag)
+
+
+def record_state_lag(lag: float | None) -> None:
+    if lag is not None:
+        _metrics()["lag"].set(lag)
