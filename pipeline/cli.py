@@ -46,16 +46,62 @@ def simulate(
     events: Annotated[
         bool, typer.Option("--events", help="Also write raw session_events.parquet.")
     ] = False,
+    period: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Which period of the seed's shop: the same services, rules and teams, "
+            "with what happens in it drawn afresh (0 is the sample's).",
+        ),
+    ] = 0,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="First day, YYYY-MM-DD (midnight UTC). Default: 2026-10-05, and for a later "
+            "period the day after the period before it (2026-10-05 + period × days).",
+        ),
+    ] = None,
+    shift: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Shift the whole period (repeatable): traffic_mix, new_service, retuned_rules, "
+            "map_change or degraded_detector. simulation.json records them.",
+        ),
+    ] = None,
 ) -> None:
     """Simulate an online shop: journeys, incidents, noisy monitoring, and the truth behind them."""
-    from pipeline.simulate import SimulationConfig
+    from datetime import UTC, datetime
+
+    from pipeline.simulate import SHIFTS, SimulationConfig
     from pipeline.simulate import simulate as run_simulation
 
-    config = SimulationConfig(out=out, days=days, seed=seed, scale=scale.value, events=events)
+    for name in shift or []:
+        if name not in SHIFTS:
+            raise ContractError("--shift", "option", f"one of {', '.join(SHIFTS)}", got=name)
+    first_day = None
+    if start is not None:
+        try:
+            first_day = datetime.strptime(start, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise ContractError("--start", "option", "a date as YYYY-MM-DD", got=start) from None
+    config = SimulationConfig(
+        out=out,
+        days=days,
+        seed=seed,
+        scale=scale.value,
+        events=events,
+        start=first_day,
+        period=period,
+        shifts=tuple(shift or ()),
+    )
     with console.status("simulating") as status:
         result = run_simulation(config, progress=lambda step: status.update(f"simulating: {step}"))
     for path in result.files.values():
         console.print(f"  wrote {path}")
+    console.print(
+        f"period {config.period} from {config.start:%Y-%m-%d}, "
+        f"shifts: {', '.join(config.shifts) or 'none'}"
+    )
     console.print(
         f"{result.rows['alerts']:,} alerts, {result.rows['journey_outcomes']:,} outcome rows, "
         f"{result.rows['incidents']} incidents; {result.impact_rate:.1%} of alerts had true user impact "
@@ -132,6 +178,12 @@ def features(
         f"{len(frame):,} alerts × {len(result.spec.features)} features; {int(frame.loc[labelled, 'label'].sum()):,} "
         f"of {int(labelled.sum()):,} labelled alerts had user impact ({frame.loc[labelled, 'label'].mean():.1%})"
     )
+    if result.truth_agreement is not None:
+        a = result.truth_agreement
+        console.print(
+            f"labels against the simulator's truth: precision {a['precision']:.2f}, recall {a['recall']:.2f} "
+            f"(derived impact rate {a['derived_rate']:.1%}, true {a['true_rate']:.1%})"
+        )
     for path in (result.out, result.spec_path, result.catalogue_path):
         console.print(f"  wrote {path}")
 
@@ -307,6 +359,45 @@ def export_log(
 
 
 @app.command()
+def outcomes(
+    data: Annotated[Path, typer.Option(help="Data directory in the contract.")],
+    out: Annotated[
+        Path, typer.Option(help="Directory for outcomes.html, outcomes.json, episodes.csv.")
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Model URI to replay (pages its P1-P2), e.g. models:/journeyrank@champion."
+        ),
+    ] = None,
+    budget: Annotated[
+        float, typer.Option(help="Page budget of the reference policies: share of alerts paged.")
+    ] = 0.10,
+    since: Annotated[
+        str | None, typer.Option(help="Report from this time on (ISO 8601 with a time zone).")
+    ] = None,
+) -> None:
+    """Time to restore journey continuity, conversion stability, and a replay of paging policies."""
+    from features.settings import load_settings
+    from pipeline.outcomes import run_outcomes
+    from pipeline.outcomes_report import replay_digest
+    from pipeline.render import frame_table
+
+    with _steps("outcomes"):
+        result = run_outcomes(data, out, load_settings(), model, budget, since)
+    found = result.outcomes
+    console.print(
+        f"{len(found.episodes):,} degradation episodes in {found.days:.1f} days "
+        f"({found.period_start:%Y-%m-%d %H:%M} → {found.period_end:%Y-%m-%d %H:%M} UTC)"
+    )
+    title = f"replay of paging policies (references at a {budget:.0%} page budget)"
+    console.print(frame_table(replay_digest(result.replay), title, "policy"))
+    for path in result.files:
+        console.print(f"  wrote {path}")
+    console.print(f"MLflow run {result.run_id} (experiment outcomes)")
+
+
+@app.command()
 def demo() -> None:
     """What `make demo` runs: the main job end to end on the embedded sample data."""
     from features.settings import load_settings
@@ -320,6 +411,7 @@ def _quiet_libraries() -> None:
     import logging
     import warnings
 
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers on import
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")

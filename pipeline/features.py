@@ -21,6 +21,21 @@ class FeaturesResult:
     out: Path
     spec_path: Path
     catalogue_path: Path
+    truth_agreement: dict[str, float] | None  # derived labels against the simulator's truth, when present
+
+
+def truth_agreement(frame, truth) -> dict[str, float]:
+    """Precision and recall of the derived labels against the truth: the label-noise ceiling."""
+    labelled = frame[frame["label"].notna()]
+    true = truth.set_index("alert_id")["true_impact"].reindex(labelled["alert_id"]).fillna(0).to_numpy()
+    derived = labelled["label"].astype(int).to_numpy()
+    hits = float(((derived == 1) & (true == 1)).sum())
+    return {
+        "precision": hits / max(derived.sum(), 1),
+        "recall": hits / max(true.sum(), 1),
+        "derived_rate": float(derived.mean()),
+        "true_rate": float(true.mean()),
+    }
 
 
 def run_features(
@@ -41,7 +56,8 @@ def run_features(
     write_atomically(out, lambda tmp: table.frame.to_parquet(tmp, index=False))
     write_atomically(spec_path, lambda tmp: tmp.write_text(spec.to_json()))
     write_atomically(catalogue_path, lambda tmp: tmp.write_text(feature_catalogue()))
-    return FeaturesResult(table, spec, out, spec_path, catalogue_path)
+    agreement = truth_agreement(table.frame, data.truth) if data.truth is not None else None
+    return FeaturesResult(table, spec, out, spec_path, catalogue_path, agreement)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

@@ -12,16 +12,31 @@ import pandas as pd
 from .alerts import firings_to_alerts, simulate_incident_alerts, simulate_noise
 from .changes import simulate_changes
 from .clock import Clock
-from .config import SCALES, SimulationConfig
+from .config import DEFAULT_START, SCALES, SimulationConfig
 from .effects import apply_incidents, peak_stage_drop
 from .incidents import simulate_incidents
 from .journey_map import journey_map_document
-from .rules import build_rules
+from .rules import DETECTOR, build_rules
+from .shifts import SHIFTS, shift_detector, shift_rules, shift_world
 from .traffic import funnel_to_outcomes, simulate_funnel
 from .truth import alert_truth, incident_damage
-from .writer import write_data_dir
+from .world import SHOP, World
+from .writer import MANIFEST_FILE, write_data_dir
 
-__all__ = ["SCALES", "SimulationConfig", "SimulationResult", "simulate"]
+__all__ = [
+    "DEFAULT_START",
+    "MANIFEST_FILE",
+    "SCALES",
+    "SHIFTS",
+    "SimulationConfig",
+    "SimulationResult",
+    "simulate",
+]
+
+# The random streams of a run, in the order the first simulator spawned them. The rules belong
+# to the shop and come from the seed alone; the others are what happens in one period.
+STREAMS = ("changes", "incidents", "traffic", "rules", "noise", "incident_alerts")
+WORLD_STREAMS = frozenset({"rules"})
 
 
 @dataclass(frozen=True)
@@ -37,35 +52,39 @@ def simulate(config: SimulationConfig, progress=None) -> SimulationResult:
     """Simulate `config.days` of the shop and write a contract data directory to `config.out`."""
     started = time.perf_counter()
     step = progress or (lambda message: None)
-    seeds = np.random.SeedSequence(config.seed).spawn(6)
-    rng = [np.random.default_rng(s) for s in seeds]
+    rng = _streams(config)
+    world = shift_world(SHOP, config.shifts)
     clock = Clock.for_config(config)
     profile = config.profile
 
     step("changes and incidents")
-    changes = simulate_changes(clock, rng[0])
-    incidents = simulate_incidents(clock, changes, rng[1])
-    effects = apply_incidents(incidents, clock)
+    changes = simulate_changes(world, clock, rng["changes"], config.id_tag)
+    incidents = simulate_incidents(world, clock, changes, rng["incidents"], config.id_tag)
+    effects = apply_incidents(world, incidents, clock)
     step("journey traffic")
-    funnel = simulate_funnel(clock, effects, profile.traffic, rng[2])
-    outcomes = funnel_to_outcomes(funnel, clock)
+    funnel = simulate_funnel(world, clock, effects, profile.traffic, rng["traffic"])
+    outcomes = funnel_to_outcomes(world, funnel, clock)
     step("alerts")
-    rules = build_rules(rng[3])
+    rules = shift_rules(build_rules(SHOP, rng["rules"]), world, config.shifts, config.seed)
+    detector = shift_detector(DETECTOR, config.shifts)
+    hosts = profile.hosts_per_service
     firings = pd.concat(
         [
-            simulate_noise(rules, clock, profile.hosts_per_service, profile.noise, rng[4]),
+            simulate_noise(rules, clock, hosts, profile.noise, detector, rng["noise"]),
             simulate_incident_alerts(
+                world,
                 rules,
                 incidents,
                 peak_stage_drop(effects, len(incidents)),
-                profile.hosts_per_service,
-                rng[5],
+                hosts,
+                detector,
+                rng["incident_alerts"],
             ),
         ],
         ignore_index=True,
     )
-    alerts, incident_of_alert = firings_to_alerts(firings, rules, clock)
-    incidents = incident_damage(incidents, effects, funnel)
+    alerts, incident_of_alert = firings_to_alerts(firings, rules, clock, config.id_tag)
+    incidents = incident_damage(world, incidents, effects, funnel)
     truth = alert_truth(alerts, incident_of_alert, incidents)
 
     step("writing files")
@@ -76,10 +95,12 @@ def simulate(config: SimulationConfig, progress=None) -> SimulationResult:
         changes=changes,
         truth=truth,
         incidents=incidents,
-        journey_map=journey_map_document(),
+        journey_map=journey_map_document(world),
         funnel=funnel if config.events else None,
+        world=world,
         clock=clock,
-        seed=config.seed,
+        entropy=config.entropy,
+        manifest=_manifest(config, clock, world),
     )
     rows = {
         "alerts": len(alerts),
@@ -90,3 +111,29 @@ def simulate(config: SimulationConfig, progress=None) -> SimulationResult:
     return SimulationResult(
         config.out, files, rows, float(truth["true_impact"].mean()), time.perf_counter() - started
     )
+
+
+def _streams(config: SimulationConfig) -> dict[str, np.random.Generator]:
+    shop = np.random.SeedSequence(config.seed).spawn(len(STREAMS))
+    period = np.random.SeedSequence(list(config.entropy)).spawn(len(STREAMS))
+    return {
+        name: np.random.default_rng(shop[i] if name in WORLD_STREAMS else period[i])
+        for i, name in enumerate(STREAMS)
+    }
+
+
+def _manifest(config: SimulationConfig, clock: Clock, world: World) -> dict:
+    """simulation.json: how the directory was made (no paths or run times: it is reproducible)."""
+    return {
+        "seed": config.seed,
+        "period": config.period,
+        "start": pd.Timestamp(clock.start_ns, tz="UTC").isoformat(),
+        "end": pd.Timestamp(clock.end_ns, tz="UTC").isoformat(),
+        "days": config.days,
+        "scale": config.scale,
+        "window_min": clock.window_min,
+        "events": config.events,
+        "shifts": list(config.shifts),
+        "shift_details": {name: SHIFTS[name].summary for name in config.shifts},
+        "journey_map_version": world.map_version,
+    }

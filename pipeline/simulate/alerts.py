@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
 from .clock import MINUTE_NS, Clock, diurnal_traffic
-from .effects import callers_within, flat_stages, stage_exposure
-from .rules import Rule, anomaly_severity
-from .world import REGIONS
+from .effects import callers_within, stage_exposure
+from .rules import Detector, Rule, anomaly_severity
+from .world import REGIONS, World
 
 FIRING_COLUMNS = ["rule_id", "fired_ns", "resolved_ns", "host", "region", "score", "incident_id"]
-NOISE_SCORE = (2.0, 3.2)  # beta parameters of the detector's confidence on false positives
-INCIDENT_SCORE = (4.5, 1.8)
 CALLER_CHANCE = {1: 0.55, 2: 0.25}
 SYNTHETIC_THRESHOLD = 0.15  # a probe fails once a stage loses this share of completions
 REFIRE_AFTER_MIN = 45
 
 
-def simulate_noise(rules: list[Rule], clock: Clock, hosts: int, noise: float, rng) -> pd.DataFrame:
+def simulate_noise(
+    rules: list[Rule], clock: Clock, hosts: int, noise: float, detector: Detector, rng
+) -> pd.DataFrame:
     """False and flapping firings of every rule, shaped by load or nightly batch windows."""
     minutes = clock.minutes()
     utc_hour = (minutes / 60.0) % 24.0
@@ -56,7 +58,7 @@ def simulate_noise(rules: list[Rule], clock: Clock, hosts: int, noise: float, rn
                     "resolved_ns": fired + hold.astype(np.int64),
                     "host": host,
                     "region": rng.integers(0, len(REGIONS), n),
-                    "score": rng.beta(*NOISE_SCORE, n),
+                    "score": rng.beta(*detector.noise_score, n),
                     "incident_id": None,
                 }
             )
@@ -72,16 +74,23 @@ def _bursts(fired, host, sizes, rng):
 
 
 def simulate_incident_alerts(
-    rules: list[Rule], incidents: pd.DataFrame, peak_stage_damage: np.ndarray, hosts: int, rng
+    world: World,
+    rules: list[Rule],
+    incidents: pd.DataFrame,
+    peak_stage_damage: np.ndarray,
+    hosts: int,
+    detector: Detector,
+    rng,
 ) -> pd.DataFrame:
     """Each incident's alerts: own rules, callers' rules, the anomaly detector and stage probes."""
     by_service: dict[str, list[Rule]] = {}
     for rule in rules:
         by_service.setdefault(rule.service, []).append(rule)
     probe_of_stage = {r.check: r for r in rules if r.check}
-    stage_names = [f"{j}/{s.name}" for j, s in flat_stages()]
-    exposure = stage_exposure()
+    stage_names = [f"{j}/{s.name}" for j, s in world.flat_stages()]
+    exposure = stage_exposure(world)
     rows: list[tuple] = []
+    fire = partial(_maybe_fire, rows, detector=detector, rng=rng)
     for i, inc in enumerate(incidents.itertuples(index=False)):
         size = _sensitivity(inc.raw_degradation)
         region = (
@@ -91,24 +100,15 @@ def simulate_incident_alerts(
         )
         for rule in by_service.get(inc.service, []):
             if not rule.check:
-                _maybe_fire(
-                    rows,
-                    rule,
-                    inc,
-                    rule.template.detects.get(inc.kind, 0) * size,
-                    0,
-                    region,
-                    hosts,
-                    rng,
-                )
-        for caller, distance in callers_within(inc.service, 2).items():
+                fire(rule, inc, rule.template.detects.get(inc.kind, 0) * size, 0, region, hosts)
+        for caller, distance in callers_within(world, inc.service, 2).items():
             for rule in by_service.get(caller, []):
                 if rule.template.signal in ("errors", "latency", "anomaly") and not rule.check:
                     chance = rule.template.detects.get(inc.kind, 0) * size * CALLER_CHANCE[distance]
-                    _maybe_fire(rows, rule, inc, chance, distance, region, hosts, rng)
+                    fire(rule, inc, chance, distance, region, hosts)
         for k in np.flatnonzero(peak_stage_damage[i] >= SYNTHETIC_THRESHOLD):
             if exposure[inc.service][k] > 0:
-                _maybe_fire(rows, probe_of_stage[stage_names[k]], inc, 0.85, 0, region, 1, rng)
+                fire(probe_of_stage[stage_names[k]], inc, 0.85, 0, region, 1)
     return pd.DataFrame(rows, columns=FIRING_COLUMNS)
 
 
@@ -118,7 +118,16 @@ def _sensitivity(raw_degradation: float) -> float:
 
 
 def _maybe_fire(
-    rows, rule: Rule, inc, chance: float, distance: int, region: int, hosts: int, rng
+    rows,
+    rule: Rule,
+    inc,
+    chance: float,
+    distance: int,
+    region: int,
+    hosts: int,
+    *,
+    detector: Detector,
+    rng,
 ) -> None:
     if rng.random() >= chance:
         return
@@ -131,7 +140,7 @@ def _maybe_fire(
     if fired > inc.end_ns and rng.random() < 0.7:
         return  # the failure cleared before the rule's `for:` elapsed
     host = int(rng.integers(hosts))
-    score = rng.beta(*INCIDENT_SCORE)
+    score = rng.beta(*detector.incident_score)
     while True:
         resolved = max(
             fired + MINUTE_NS, inc.end_ns + int(np.exp(rng.normal(np.log(4), 0.5)) * MINUTE_NS)
@@ -154,7 +163,9 @@ def _maybe_fire(
         fired = refire
 
 
-def firings_to_alerts(firings: pd.DataFrame, rules: list[Rule], clock: Clock) -> pd.DataFrame:
+def firings_to_alerts(
+    firings: pd.DataFrame, rules: list[Rule], clock: Clock, id_tag: str = ""
+) -> tuple[pd.DataFrame, pd.Series]:
     """The alerts table of the contract, in time order with stable ids, plus the incident each came from."""
     firings = firings[
         (firings["fired_ns"] >= clock.start_ns) & (firings["fired_ns"] < clock.end_ns)
@@ -188,7 +199,7 @@ def firings_to_alerts(firings: pd.DataFrame, rules: list[Rule], clock: Clock) ->
     resolved = pd.to_datetime(firings["resolved_ns"], utc=True)
     alerts = pd.DataFrame(
         {
-            "alert_id": "alrt-"
+            "alert_id": f"alrt-{id_tag}"
             + pd.Series(np.arange(1, len(firings) + 1)).astype(str).str.zfill(7),
             "fired_at": pd.to_datetime(firings["fired_ns"], utc=True),
             "resolved_at": resolved.where(firings["resolved_ns"] < clock.end_ns),

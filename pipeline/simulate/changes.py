@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .clock import MINUTE_NS, Clock
-from .world import OFF_PATH_SERVICES, all_services
+from .world import World
 
 # kind -> (changes per weekday per service, chance the change starts an incident)
 CHANGE_KINDS: dict[str, tuple[float, float]] = {
@@ -23,15 +23,18 @@ DESCRIPTIONS = {
 }
 
 
-def simulate_changes(clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
+def simulate_changes(
+    world: World, clock: Clock, rng: np.random.Generator, id_tag: str = ""
+) -> pd.DataFrame:
     """Changes in business hours on weekdays (UTC team hours), a few out of hours, in time order."""
     rows = []
     days = clock.n_windows * clock.window_min // (24 * 60)
-    for service in all_services():
-        busy = 0.4 if service in OFF_PATH_SERVICES else 1.0
+    first_weekday = clock.start_weekday()
+    for service in world.all_services():
+        busy = 0.4 if service in world.off_path_services else 1.0
         for kind, (rate, bad_chance) in CHANGE_KINDS.items():
             for day in range(days):
-                weekend = (day % 7) >= 5
+                weekend = ((first_weekday + day) % 7) >= 5
                 n = rng.poisson(rate * busy * (0.1 if weekend else 1.0))
                 minute = np.where(
                     rng.random(n) < 0.9, rng.uniform(8 * 60, 18 * 60, n), rng.uniform(0, 24 * 60, n)
@@ -44,7 +47,7 @@ def simulate_changes(clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
     changes = changes.sort_values(["ts_ns", "service", "kind"], kind="stable").reset_index(
         drop=True
     )
-    changes["change_id"] = [f"chg-{i:06d}" for i in range(1, len(changes) + 1)]
+    changes["change_id"] = [f"chg-{id_tag}{i:06d}" for i in range(1, len(changes) + 1)]
     per_service = changes.groupby("service").cumcount() + 1
     changes["description"] = [
         DESCRIPTIONS[k].format(n=n, service=s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -30,6 +31,10 @@ class Clock:
     @property
     def end_ns(self) -> int:
         return self.start_ns + self.n_windows * self.window_ns
+
+    def start_weekday(self) -> int:
+        """Monday 0 ... Sunday 6, in UTC."""
+        return datetime.fromtimestamp(self.start_ns // 10**9, tz=UTC).weekday()
 
     def window_starts_ns(self) -> np.ndarray:
         return self.start_ns + np.arange(self.n_windows, dtype=np.int64) * self.window_ns

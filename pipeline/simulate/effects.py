@@ -8,21 +8,16 @@ import numpy as np
 import pandas as pd
 
 from .clock import Clock
-from .world import DEPENDENCIES, JOURNEYS, REGIONS, all_services
+from .world import REGIONS, World
 
 DIRECT = {"hard": 1.0, "soft": 0.1}  # a stage's own services
 HOP = {"hard": 0.9, "soft": 0.1}  # each step down the call graph (retries absorb a little)
 
 
-def flat_stages() -> list[tuple[str, object]]:
-    """(journey name, StageDef) in funnel order, journey by journey."""
-    return [(j.name, s) for j in JOURNEYS for s in j.stages]
-
-
-def stage_exposure() -> dict[str, np.ndarray]:
+def stage_exposure(world: World) -> dict[str, np.ndarray]:
     """service -> share of its failure each stage feels (max over call paths)."""
-    stages = flat_stages()
-    exposure = {s: np.zeros(len(stages)) for s in all_services()}
+    stages = world.flat_stages()
+    exposure = {s: np.zeros(len(stages)) for s in world.all_services()}
     for k, (_, stage) in enumerate(stages):
         frontier = {svc: DIRECT[kind] for svc, kind in stage.services.items()}
         while frontier:
@@ -31,20 +26,20 @@ def stage_exposure() -> dict[str, np.ndarray]:
                 if factor <= exposure[svc][k] + 1e-12:
                     continue
                 exposure[svc][k] = factor
-                for callee, kind in DEPENDENCIES.get(svc, {}).items():
+                for callee, kind in world.dependencies.get(svc, {}).items():
                     nxt[callee] = max(nxt.get(callee, 0.0), factor * HOP[kind])
             frontier = nxt
     return exposure
 
 
-def callers_within(service: str, hops: int) -> dict[str, int]:
+def callers_within(world: World, service: str, hops: int) -> dict[str, int]:
     """Services that call `service` directly or through others, with their distance."""
     found: dict[str, int] = {}
     frontier = {service}
     for distance in range(1, hops + 1):
         frontier = {
             caller
-            for caller, callees in DEPENDENCIES.items()
+            for caller, callees in world.dependencies.items()
             if callees.keys() & frontier and caller not in found and caller != service
         }
         for caller in sorted(frontier):
@@ -79,10 +74,10 @@ def incident_profile(row: pd.Series, clock: Clock) -> tuple[int, np.ndarray]:
     return w0, strength
 
 
-def apply_incidents(incidents: pd.DataFrame, clock: Clock) -> Effects:
+def apply_incidents(world: World, incidents: pd.DataFrame, clock: Clock) -> Effects:
     """Combine every incident's damage; concurrent failures compound multiplicatively."""
-    exposure = stage_exposure()
-    n_stages, regions = len(flat_stages()), list(REGIONS)
+    exposure = stage_exposure(world)
+    n_stages, regions = len(world.flat_stages()), list(REGIONS)
     shape = (n_stages, len(regions), clock.n_windows)
     survive_log = np.zeros(shape)
     error_rate = np.zeros(shape)
@@ -113,7 +108,7 @@ def apply_incidents(incidents: pd.DataFrame, clock: Clock) -> Effects:
 
 def peak_stage_drop(effects: Effects, n_incidents: int) -> np.ndarray:
     """incident × stage: the largest share of completions the incident took from the stage."""
-    peak = np.zeros((n_incidents, len(flat_stages())))
+    peak = np.zeros((n_incidents, effects.fail.shape[0]))
     for i, d, _, _ in effects.per_incident:
         peak[i] = d.max(axis=(1, 2))
     return peak

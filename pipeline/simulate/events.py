@@ -6,24 +6,23 @@ import numpy as np
 import pyarrow as pa
 
 from .clock import Clock
-from .effects import flat_stages
 from .traffic import Funnel
-from .world import JOURNEYS, REGIONS, SEGMENTS
+from .world import REGIONS, SEGMENTS, World
 
 EVENT_NAMES = ("enter", "complete", "abandon", "error")
 
 
 def funnel_events(
-    funnel: Funnel, clock: Clock, rng: np.random.Generator, journey_index: int
+    world: World, funnel: Funnel, clock: Clock, rng: np.random.Generator, journey_index: int
 ) -> pa.Table:
     """One journey's events, session by session: completers of a stage enter the next in the window.
 
     Within a (window, segment, region) block the first `completed` sessions of a stage go on,
     the next `abandoned` leave, and errors fall on the first `errors` sessions; ids are unique.
     """
-    first = sum(len(j.stages) for j in JOURNEYS[:journey_index])
-    journey = JOURNEYS[journey_index]
-    stages = flat_stages()
+    first = sum(len(j.stages) for j in world.journeys[:journey_index])
+    journey = world.journeys[journey_index]
+    stages = world.flat_stages()
     arrivals = funnel.sessions[first]  # segment × region × window
     block_base = np.cumsum(arrivals.ravel()) - arrivals.ravel()
     parts = []

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .clock import MINUTE_NS, Clock, diurnal_traffic
-from .world import OFF_PATH_SERVICES, REGIONS, all_services
+from .world import REGIONS, World
 
 # kind -> (share of spontaneous incidents, log-median minutes, log-sigma, log-median size, log-sigma)
 INCIDENT_KINDS: dict[str, tuple[float, float, float, float, float]] = {
@@ -23,10 +23,10 @@ MAX_DEGRADATION = 0.95
 
 
 def simulate_incidents(
-    clock: Clock, changes: pd.DataFrame, rng: np.random.Generator
+    world: World, clock: Clock, changes: pd.DataFrame, rng: np.random.Generator, id_tag: str = ""
 ) -> pd.DataFrame:
     """Spontaneous incidents (more under load) plus those some changes start, in time order."""
-    spontaneous = _spontaneous_starts(clock, rng)
+    spontaneous = _spontaneous_starts(world, clock, rng)
     caused = changes.loc[changes["starts_incident"], ["service", "ts_ns", "change_id"]]
     after_change = pd.DataFrame(
         {
@@ -39,21 +39,21 @@ def simulate_incidents(
     incidents = pd.concat([spontaneous, after_change], ignore_index=True)
     incidents = incidents[incidents["start_ns"] < clock.end_ns]
     incidents = incidents.sort_values(["start_ns", "service"], kind="stable").reset_index(drop=True)
-    return _draw_shapes(incidents, rng)
+    return _draw_shapes(incidents, rng, id_tag)
 
 
-def _spontaneous_starts(clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
+def _spontaneous_starts(world: World, clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
     minutes = clock.minutes()
     load = diurnal_traffic((minutes / 60.0) % 24.0)
     weights = (0.5 + 0.5 * load) / (0.5 + 0.5 * load).mean()
     rows = []
     days = clock.n_windows * clock.window_min / 1440.0
-    for service in all_services():
+    for service in world.all_services():
         rate = (
             OFF_PATH_PER_SERVICE_DAY
-            if service in OFF_PATH_SERVICES
+            if service in world.off_path_services
             else SPONTANEOUS_PER_SERVICE_DAY
-        )
+        ) * world.incident_factor.get(service, 1.0)
         n = rng.poisson(rate * days)
         windows = rng.choice(clock.n_windows, size=n, p=weights / weights.sum())
         offsets = rng.uniform(0, clock.window_ns, n).astype(np.int64)
@@ -62,7 +62,7 @@ def _spontaneous_starts(clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["service", "start_ns", "change_id"])
 
 
-def _draw_shapes(incidents: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+def _draw_shapes(incidents: pd.DataFrame, rng: np.random.Generator, id_tag: str) -> pd.DataFrame:
     n = len(incidents)
     kinds = list(INCIDENT_KINDS)
     shares = np.array([INCIDENT_KINDS[k][0] for k in kinds])
@@ -86,9 +86,5 @@ def _draw_shapes(incidents: pd.DataFrame, rng: np.random.Generator) -> pd.DataFr
         region=region,
         mitigated=mitigated,
     )
-    incidents["incident_id"] = [f"inc-{i:05d}" for i in range(1, n + 1)]
+    incidents["incident_id"] = [f"inc-{id_tag}{i:05d}" for i in range(1, n + 1)]
     return incidents
-
-
-def service_index() -> dict[str, int]:
-    return {s: i for i, s in enumerate(all_services())}

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from .effects import flat_stages
-from .world import DEPENDENCIES, ESCALATION, JOURNEYS, PLAYBOOKS, SEGMENTS, UNMAPPED_SERVICES
-
-MAP_VERSION = "2026-10-01"
+from .world import ESCALATION, PLAYBOOKS, SEGMENTS, World
 
 
-def journey_map_document() -> dict:
+def journey_map_document(world: World) -> dict:
     """The journey_map.yaml content, as plain data in a stable order."""
+    unmapped = world.unmapped_services
     journeys: dict[str, dict] = {}
-    for journey in JOURNEYS:
+    for journey in world.journeys:
         stages = []
         for stage in journey.stages:
-            services = {s: k for s, k in stage.services.items() if s not in UNMAPPED_SERVICES}
+            services = {s: k for s, k in stage.services.items() if s not in unmapped}
             named = ", ".join(services)
             stages.append(
                 {
@@ -36,18 +34,14 @@ def journey_map_document() -> dict:
             )
         journeys[journey.name] = {"stages": stages}
     dependencies = {
-        caller: [c for c in callees if c not in UNMAPPED_SERVICES]
-        for caller, callees in DEPENDENCIES.items()
-        if caller not in UNMAPPED_SERVICES
+        caller: [c for c in callees if c not in unmapped]
+        for caller, callees in world.dependencies.items()
+        if caller not in unmapped
     }
     return {
-        "version": MAP_VERSION,
+        "version": world.map_version,
         "segments": {name: spec["weight"] for name, spec in SEGMENTS.items()},
         "journeys": journeys,
         "dependencies": {k: v for k, v in dependencies.items() if v},
         "escalation": dict(ESCALATION),
     }
-
-
-def n_stages() -> int:
-    return len(flat_stages())

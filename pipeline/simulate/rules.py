@@ -1,4 +1,4 @@
-"""The alert rules teams wrote: what each watches, how noisy it is, and the severity its team chose."""
+"""The alert rules teams wrote (what each watches, its noise, its severity) and the AIOps detector."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .world import DEPENDENCIES, JOURNEYS, OFF_PATH_SERVICES, all_services
+from .world import World
 
 SEVERITY_LEVELS = ("info", "warning", "high", "critical")
 SOURCES = {"prometheus": 0.55, "grafana": 0.25, "datadog": 0.20}
@@ -260,76 +260,87 @@ class Rule:
     check: str = ""  # synthetic checks: the journey-stage they probe
 
 
-def build_rules(rng: np.random.Generator) -> list[Rule]:
+@dataclass(frozen=True)
+class Detector:
+    """The AIOps anomaly detector's confidence: beta parameters on false positives and on incidents."""
+
+    noise_score: tuple[float, float] = (2.0, 3.2)
+    incident_score: tuple[float, float] = (4.5, 1.8)
+
+
+DETECTOR = Detector()
+
+
+def build_rules(world: World, rng: np.random.Generator) -> list[Rule]:
     """Every service's rules, the anomaly detector's, and one synthetic check per stage."""
-    services = all_services()
+    services = world.all_services()
     team_of = {s: TEAMS[int(rng.integers(len(TEAMS)))] for s in services}
     bias = {t: int(rng.choice([-1, 0, 0, 1])) for t in TEAMS}  # some teams page on everything
     source_of = {s: str(rng.choice(list(SOURCES), p=list(SOURCES.values()))) for s in services}
     rules: list[Rule] = []
-
-    def add(service, template, source, severity, noise, flapping, check=""):
-        rules.append(
-            Rule(
-                len(rules),
-                service,
-                template,
-                source,
-                severity,
-                team_of.get(service, "sre"),
-                noise,
-                flapping,
-                check,
-            )
-        )
-
     for service in services:
-        for template in _templates_for(service):
-            flapping = bool(rng.random() < FLAPPING_SHARE)
-            noise = (
-                template.noise_per_day
-                * float(np.exp(rng.normal(0, 0.8)))
-                * (rng.uniform(3, 10) if flapping else 1)
-            )
-            add(
-                service,
-                template,
-                source_of[service],
-                _team_severity(template, bias[team_of[service]], rng),
-                noise,
-                flapping,
-            )
-        for template in ANOMALY:
-            add(
-                service,
-                template,
-                "aiops",
-                "",
-                template.noise_per_day * float(np.exp(rng.normal(0, 0.6))),
-                False,
-            )
-    for journey in JOURNEYS:
+        team = team_of[service]
+        rules += service_rules(
+            world, service, team, bias[team], source_of[service], rng, first_id=len(rules)
+        )
+    for journey in world.journeys:
         for stage in journey.stages:
             service = next(s for s, kind in stage.services.items() if kind == "hard")
             severity = "critical" if stage.impact >= 0.8 else "high"
-            add(
-                service,
-                SYNTHETIC,
-                "pagerduty",
-                severity,
-                SYNTHETIC.noise_per_day,
-                False,
-                check=f"{journey.name}/{stage.name}",
+            rules.append(
+                Rule(
+                    len(rules),
+                    service,
+                    SYNTHETIC,
+                    "pagerduty",
+                    severity,
+                    team_of.get(service, "sre"),
+                    SYNTHETIC.noise_per_day,
+                    False,
+                    check=f"{journey.name}/{stage.name}",
+                )
             )
     return rules
 
 
-def _templates_for(service: str) -> tuple[Template, ...]:
+def service_rules(
+    world: World,
+    service: str,
+    team: str,
+    team_bias: int,
+    source: str,
+    rng: np.random.Generator,
+    first_id: int,
+) -> list[Rule]:
+    """One service's rules: those its team wrote (their noise and severity), then the detector's."""
+    rules: list[Rule] = []
+    for template in _templates_for(world, service):
+        flapping = bool(rng.random() < FLAPPING_SHARE)
+        noise = (
+            template.noise_per_day
+            * float(np.exp(rng.normal(0, 0.8)))
+            * (rng.uniform(3, 10) if flapping else 1)
+        )
+        severity = _team_severity(template, team_bias, rng)
+        rules.append(
+            Rule(first_id + len(rules), service, template, source, severity, team, noise, flapping)
+        )
+    for template in ANOMALY:
+        noise = template.noise_per_day * float(np.exp(rng.normal(0, 0.6)))
+        rules.append(
+            Rule(first_id + len(rules), service, template, "aiops", "", team, noise, False)
+        )
+    return rules
+
+
+def _templates_for(world: World, service: str) -> tuple[Template, ...]:
     if service in DATASTORES:
         return DATASTORE
-    if service in OFF_PATH_SERVICES:
+    if service in world.off_path_services:
         return OFF_PATH
-    if service in DEPENDENCIES or any(service in s.services for j in JOURNEYS for s in j.stages):
+    if service in world.dependencies or any(
+        service in stage.services for _, stage in world.flat_stages()
+    ):
         return APP
     return APP[:3]  # a thin external dependency: only the basics are monitored
 

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .clock import Clock, diurnal_traffic, local_hour, local_weekday
-from .effects import Effects, flat_stages
-from .world import JOURNEYS, REGIONS, SEGMENTS
+from .effects import Effects
+from .world import REGIONS, SEGMENTS, World
 
 ARRIVAL_SHAPE = 40.0  # gamma-Poisson overdispersion of arrivals per window
 RATE_NOISE = 0.05  # window-to-window wobble of completion rates (log scale)
@@ -29,9 +29,9 @@ class Funnel:
 
 
 def simulate_funnel(
-    clock: Clock, effects: Effects, traffic: float, rng: np.random.Generator
+    world: World, clock: Clock, effects: Effects, traffic: float, rng: np.random.Generator
 ) -> Funnel:
-    stages, segments, regions = flat_stages(), list(SEGMENTS), list(REGIONS)
+    stages, segments, regions = world.flat_stages(), list(SEGMENTS), list(REGIONS)
     shape = (len(stages), len(segments), len(regions), clock.n_windows)
     out = Funnel(
         *(np.zeros(shape, dtype=np.int64) for _ in range(4)), np.zeros(shape), np.zeros(shape)
@@ -39,14 +39,14 @@ def simulate_funnel(
     minutes = clock.minutes()
     day_index = (minutes // 1440).astype(int)
     first = 0
-    for journey in JOURNEYS:
+    for journey in world.journeys:
         mood = np.exp(rng.normal(0, 0.05, day_index.max() + 1))[day_index]
         for g, segment in enumerate(segments):
             share = journey.segment_shares.get(segment, 0.0)
             for r, region in enumerate(regions):
                 hour = local_hour(minutes, REGIONS[region]["utc_offset"])
                 weekday = local_weekday(
-                    minutes, REGIONS[region]["utc_offset"], clock_start_weekday(clock)
+                    minutes, REGIONS[region]["utc_offset"], clock.start_weekday()
                 )
                 season = diurnal_traffic(hour) * np.where(weekday >= 5, journey.weekend_factor, 1.0)
                 trend = 1.0 + 0.003 * minutes / 1440.0
@@ -67,10 +67,6 @@ def simulate_funnel(
                 _walk(out, arriving, first, journey, g, r, hour, effects, rng)
         first += len(journey.stages)
     return out
-
-
-def clock_start_weekday(clock: Clock) -> int:
-    return pd.Timestamp(clock.start_ns, tz="UTC").weekday()
 
 
 def _walk(out: Funnel, arriving, first, journey, g, r, hour, effects: Effects, rng) -> None:
@@ -109,9 +105,9 @@ def _walk(out: Funnel, arriving, first, journey, g, r, hour, effects: Effects, r
         sessions = completed
 
 
-def funnel_to_outcomes(funnel: Funnel, clock: Clock) -> pd.DataFrame:
+def funnel_to_outcomes(world: World, funnel: Funnel, clock: Clock) -> pd.DataFrame:
     """The journey_outcomes table: one row per window × journey × stage × segment × region with sessions."""
-    stages, segments, regions = flat_stages(), list(SEGMENTS), list(REGIONS)
+    stages, segments, regions = world.flat_stages(), list(SEGMENTS), list(REGIONS)
     s_idx, g_idx, r_idx, w_idx = np.nonzero(funnel.sessions)
     order = np.lexsort((r_idx, g_idx, s_idx, w_idx))
     s_idx, g_idx, r_idx, w_idx = s_idx[order], g_idx[order], r_idx[order], w_idx[order]

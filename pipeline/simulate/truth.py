@@ -5,18 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .effects import Effects, flat_stages, peak_stage_drop
+from .effects import Effects, peak_stage_drop
 from .traffic import Funnel
-from .world import SEGMENTS
+from .world import SEGMENTS, World
 
 MATERIAL_LOST_COMPLETIONS = 10.0  # at least this many users failed to go on ...
 MATERIAL_STAGE_DROP = 0.05  # ... and some stage lost at least this share of its completions
 LATE_GRACE_MIN = 10  # an alert that fires this long after users recovered no longer signals impact
 
 
-def incident_damage(incidents: pd.DataFrame, effects: Effects, funnel: Funnel) -> pd.DataFrame:
+def incident_damage(
+    world: World, incidents: pd.DataFrame, effects: Effects, funnel: Funnel
+) -> pd.DataFrame:
     """Per incident: lost completions (expected, from the unharmed rate), their value, peak stage drop."""
-    values = np.array([stage.value for _, stage in flat_stages()])
+    values = np.array([stage.value for _, stage in world.flat_stages()])
     weights = np.array([SEGMENTS[g]["weight"] for g in SEGMENTS])
     lost = np.zeros(len(incidents))
     lost_value = np.zeros(len(incidents))

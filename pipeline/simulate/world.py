@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 # The simulator is the one place allowed to name a concrete shop: library code reads all of
@@ -250,12 +251,36 @@ PLAYBOOKS: dict[str, str] = {
 }
 
 
-def all_services() -> list[str]:
-    """Every service of the shop, on a user path or not, in a stable order."""
-    names: set[str] = set(DEPENDENCIES) | set(OFF_PATH_SERVICES)
-    for callees in DEPENDENCIES.values():
-        names |= set(callees)
-    for journey in JOURNEYS:
-        for stage in journey.stages:
-            names |= set(stage.services)
-    return sorted(names)
+MAP_VERSION = "2026-10-01"
+
+
+@dataclass(frozen=True)
+class World:
+    """What stays put from one period to the next, unless a shift changes it.
+
+    Segments, regions, escalation and playbooks never shift, so they stay module constants.
+    """
+
+    journeys: tuple[JourneyDef, ...]
+    dependencies: Mapping[str, Mapping[str, str]]
+    off_path_services: tuple[str, ...]
+    unmapped_services: tuple[str, ...]  # real services the journey map leaves out
+    map_version: str
+    incident_factor: Mapping[str, float] = field(default_factory=dict)  # service -> rate multiplier
+
+    def all_services(self) -> list[str]:
+        """Every service of the shop, on a user path or not, in a stable order."""
+        names: set[str] = set(self.dependencies) | set(self.off_path_services)
+        for callees in self.dependencies.values():
+            names |= set(callees)
+        for journey in self.journeys:
+            for stage in journey.stages:
+                names |= set(stage.services)
+        return sorted(names)
+
+    def flat_stages(self) -> list[tuple[str, StageDef]]:
+        """(journey name, StageDef) in funnel order, journey by journey."""
+        return [(j.name, s) for j in self.journeys for s in j.stages]
+
+
+SHOP = World(JOURNEYS, DEPENDENCIES, OFF_PATH_SERVICES, UNMAPPED_SERVICES, MAP_VERSION)

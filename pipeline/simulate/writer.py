@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ import yaml
 from .clock import Clock
 from .events import funnel_events
 from .traffic import Funnel
-from .world import JOURNEYS
+from .world import World
 
+MANIFEST_FILE = "simulation.json"  # how the directory was made; no contract loader reads it
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9, "row_group_size": 1_000_000}
 INCIDENT_COLUMNS = [
     "incident_id",
@@ -43,8 +45,10 @@ def write_data_dir(
     incidents,
     journey_map,
     funnel: Funnel | None,
+    world: World,
     clock: Clock,
-    seed: int,
+    entropy: tuple[int, ...],
+    manifest: dict,
 ) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -57,7 +61,13 @@ def write_data_dir(
     }
     files["journey_map"].write_text(yaml.safe_dump(journey_map, sort_keys=False, width=120))
     if funnel is not None:
-        files["session_events"] = _write_events(funnel, clock, out / "session_events.parquet", seed)
+        files["session_events"] = _write_events(
+            world, funnel, clock, out / "session_events.parquet", entropy
+        )
+    files["manifest"] = out / MANIFEST_FILE
+    files["manifest"].write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     return files
 
 
@@ -89,11 +99,13 @@ def _incidents_table(incidents: pd.DataFrame) -> pd.DataFrame:
     return table[INCIDENT_COLUMNS]
 
 
-def _write_events(funnel: Funnel, clock: Clock, path: Path, seed: int) -> Path:
+def _write_events(
+    world: World, funnel: Funnel, clock: Clock, path: Path, entropy: tuple[int, ...]
+) -> Path:
     """One journey at a time, so memory stays bounded by the largest journey."""
     writer = None
-    for j in range(len(JOURNEYS)):
-        table = funnel_events(funnel, clock, np.random.default_rng([seed, j]), j)
+    for j in range(len(world.journeys)):
+        table = funnel_events(world, funnel, clock, np.random.default_rng([*entropy, j]), j)
         table = table.cast(
             pa.schema(
                 [
