@@ -14,6 +14,7 @@ ALL_FEATURES: tuple[Feature, ...] = tuple(
 )
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in ALL_FEATURES)
 CATEGORICAL: tuple[str, ...] = tuple(f.name for f in ALL_FEATURES if f.kind == "categorical")
+SMALL_BATCH = 1000  # alerts: up to this many, per-alert Python beats pandas' per-call overhead
 
 
 def build_features(alerts: pd.DataFrame, context: FeatureContext, progress=None) -> pd.DataFrame:
@@ -28,10 +29,25 @@ def build_features(alerts: pd.DataFrame, context: FeatureContext, progress=None)
         columns.update(values)
         if progress:
             progress(title)
-    frame = pd.DataFrame(columns)
-    for name in CATEGORICAL:
-        frame[name] = frame[name].astype("str").where(frame[name].notna(), None)
-    return frame
+    for name in CATEGORICAL:  # text, missing stays missing
+        columns[name] = _as_text(columns[name])
+    return pd.DataFrame(columns)
+
+
+def _as_text(values: np.ndarray) -> np.ndarray | pd.Series:
+    """Each value as its str, missing where missing: a "str" column once in the frame.
+
+    A request's few alerts take a list (pandas' per-call cost is most of the time there); the
+    offline job's many take pandas' vectorized conversion. Both give the same column.
+    """
+    if len(values) > SMALL_BATCH:
+        column = pd.Series(values, dtype=object)
+        return column.astype("str").where(column.notna(), None)
+    values = np.asarray(values, dtype=object)
+    missing = pd.isna(values)
+    return np.array(
+        [None if m else str(v) for v, m in zip(values, missing, strict=True)], dtype=object
+    )
 
 
 def feature_catalogue() -> str:

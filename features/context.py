@@ -7,6 +7,8 @@ Either way every look-up asks "before fired_at", so the same context code serves
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, to_ns
 
 RULE_SEPARATOR = "\x1f"
+FEW_ALERTS = 1000  # up to this many alerts, per-alert Python beats pandas' per-call overhead
 CONCURRENCY_WINDOW_MIN = (
     10  # "alerting at the same time": the look-back of the concurrency features
 )
@@ -27,6 +30,11 @@ CONCURRENCY_WINDOW_MIN = (
 
 def rule_keys(alerts: pd.DataFrame) -> np.ndarray:
     """A rule is an alert name on a service: the unit that fires again and again."""
+    if len(alerts) <= FEW_ALERTS:  # a request's alerts: plain Python beats pandas' per-call cost
+        names, services = alerts["alert_name"].tolist(), alerts["service"].tolist()
+        if all(isinstance(v, str) for v in (*names, *services)):
+            keys = [n + RULE_SEPARATOR + s for n, s in zip(names, services, strict=True)]
+            return np.array(keys, dtype=object)
     return (
         alerts["alert_name"].astype(str) + RULE_SEPARATOR + alerts["service"].astype(str)
     ).to_numpy(dtype=object)
@@ -69,6 +77,12 @@ class AlertHistory:
     )  # sorted: when an alert starts counting as a distinct alerting service
     distinct_ends: np.ndarray
 
+    def services_alerting(self, t: np.ndarray) -> np.ndarray:
+        """Distinct services with an alert in [t - CONCURRENCY_WINDOW_MIN, t)."""
+        return np.searchsorted(self.distinct_starts, t, "left") - np.searchsorted(
+            self.distinct_ends, t, "left"
+        )
+
 
 @dataclass(frozen=True)
 class ChangeHistory:
@@ -88,13 +102,44 @@ class LabelHistory:
     overall: EventIndex
 
 
+class KeyCodes(Protocol):
+    def codes(self, values) -> np.ndarray: ...
+
+
+class EventLookups(Protocol):
+    """What features ask of keyed event times (EventIndex offline; the online state keeps its own)."""
+
+    def __len__(self) -> int: ...
+
+    def count_between(self, keys: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray: ...
+
+    def last_before(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def sum_before(
+        self, name: str, keys: np.ndarray, times: np.ndarray, *, inclusive: bool = False
+    ) -> np.ndarray: ...
+
+
+class AlertLookups(Protocol):
+    """The alert history as the features read it: AlertHistory offline, updated in place online."""
+
+    rules: KeyCodes
+    services: KeyCodes
+    by_rule: EventLookups  # values: quick (resolved within the flap limit)
+    by_service: EventLookups
+    by_stage: EventLookups
+    every: EventLookups
+
+    def services_alerting(self, t: np.ndarray) -> np.ndarray: ...
+
+
 @dataclass(frozen=True)
 class FeatureContext:
     stages: StageIndex
     journey_map: JourneyMap
     baselines: Baselines  # aligned with stages and journey.segments
     journey: JourneyState
-    alerts: AlertHistory
+    alerts: AlertLookups
     changes: ChangeHistory
     labels: LabelHistory
     config: FeatureConfig
@@ -232,10 +277,23 @@ class AlertBatch:
     def __len__(self) -> int:
         return len(self.alerts)
 
+    @cached_property
+    def pair_columns(self) -> dict[str, np.ndarray]:
+        """The pairs' columns as arrays (the families read them many times)."""
+        return {name: self.pairs[name].to_numpy() for name in self.pairs.columns}
+
+    @cached_property
+    def _pair_starts(self) -> np.ndarray:
+        return _run_starts(self.pair_columns["row"])
+
     def per_alert(self, values: np.ndarray, how: str = "max") -> np.ndarray:
         """Reduce one value per (alert, stage) pair to one per alert; NaN where an alert has no stage."""
-        return reduce_pairs(
-            self.pairs["row"].to_numpy(), np.asarray(values, dtype=np.float64), len(self), how
+        return _reduce_runs(
+            self.pair_columns["row"],
+            self._pair_starts,
+            np.asarray(values, dtype=np.float64),
+            len(self),
+            how,
         )
 
 
@@ -244,9 +302,18 @@ _REDUCERS = {"max": np.fmax, "min": np.fmin, "sum": np.add}
 
 def reduce_pairs(rows: np.ndarray, values: np.ndarray, n: int, how: str) -> np.ndarray:
     """Group-reduce values by row (rows sorted ascending); rows absent get NaN."""
+    return _reduce_runs(rows, _run_starts(rows), values, n, how)
+
+
+def _run_starts(rows: np.ndarray) -> np.ndarray:
+    return np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else rows
+
+
+def _reduce_runs(
+    rows: np.ndarray, starts: np.ndarray, values: np.ndarray, n: int, how: str
+) -> np.ndarray:
     out = np.full(n, np.nan)
     if len(rows) == 0:
         return out
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
     out[rows[starts]] = _REDUCERS[how].reduceat(values, starts)
     return out

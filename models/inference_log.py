@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -13,6 +15,8 @@ import pandas as pd
 from features.timeaxis import from_ns, to_ns
 
 LOG_FILE = "inference_log.sqlite"
+CHECKPOINT_PAUSE_S = 0.0  # after a write, wait this long, then checkpoint what has gathered
+WAL_BACKSTOP_PAGES = 16_384  # the committing connection checkpoints only a WAL past 64 MiB
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS inference_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,6 +57,23 @@ COLUMNS = (
 )
 
 
+INSERT = (
+    f"INSERT INTO inference_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+)
+ANSWERED = (  # answer columns logged as they are, in COLUMNS order around the two scores
+    "model_version",
+    "journey_map_version",
+    "tier",
+    "route",
+    "journey",
+    "stage",
+    "segment_at_risk",
+    "reasons",
+    "playbook",
+    "flags",
+)
+
+
 class InferenceLog:
     """An append-only SQLite log; each batch is one durable transaction (synchronous=FULL)."""
 
@@ -64,6 +85,7 @@ class InferenceLog:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        self.checkpoints = WalCheckpoints(self.db, path)
 
     @classmethod
     def in_home(cls, home: Path) -> InferenceLog:
@@ -71,54 +93,28 @@ class InferenceLog:
 
     def write(self, answers: pd.DataFrame, features: pd.DataFrame, alerts: pd.DataFrame) -> int:
         """answers: the ranker's output; features: alert_id + features; alerts: the alerts ranked."""
-        ids = answers["alert_id"].to_numpy()
-        alert = alerts.drop_duplicates("alert_id", keep="last").set_index("alert_id").reindex(ids)
-        feats = features.drop_duplicates("alert_id", keep="last").set_index("alert_id").reindex(ids)
+        ids = answers["alert_id"].tolist()
+        alert = _last_copy_of(alerts, ids)
+        feats = _last_copy_of(features, ids).drop(columns="alert_id")
         # pandas writes the records in C (NaN as null), one JSON object per line
-        feature_json = (
-            feats.reset_index(drop=True).to_json(orient="records", lines=True).splitlines()
-        )
+        feature_json = feats.to_json(orient="records", lines=True).splitlines()
         now = time.time_ns()
-        fired = to_ns(alert["fired_at"])
-        rows = [
-            (
-                now,
-                a.alert_id,
-                int(f),
-                s,
-                n,
-                src,
-                sev,
-                a.model_version,
-                a.journey_map_version,
-                float(a.impact_probability),
-                float(a.priority),
-                a.tier,
-                a.route,
-                a.journey,
-                a.stage,
-                a.segment_at_risk,
-                a.reasons,
-                a.playbook,
-                a.flags,
-                fj,
-            )
-            for a, f, s, n, src, sev, fj in zip(
-                answers.itertuples(index=False),
-                fired,
-                alert["service"],
-                alert["alert_name"],
-                alert["source"],
-                alert["severity"],
+        rows = list(
+            zip(
+                [now] * len(ids),
+                ids,
+                to_ns(alert["fired_at"]).tolist(),
+                *(alert[c].tolist() for c in ("service", "alert_name", "source", "severity")),
+                *(answers[c].tolist() for c in ANSWERED[:2]),
+                *(answers[c].astype(float).tolist() for c in ("impact_probability", "priority")),
+                *(answers[c].tolist() for c in ANSWERED[2:]),
                 feature_json,
                 strict=True,
             )
-        ]
+        )
         with self._transaction():
-            self.db.executemany(
-                f"INSERT INTO inference_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
-                rows,
-            )
+            self.db.executemany(INSERT, rows)
+        self.checkpoints.written()
         return len(rows)
 
     def export(self, since: pd.Timestamp | None = None) -> pd.DataFrame:
@@ -137,6 +133,44 @@ class InferenceLog:
 
     def _transaction(self):
         return _Transaction(self.db)
+
+
+class WalCheckpoints:
+    """Checkpoints a WAL database from a thread of its own, not inside a request's COMMIT.
+
+    SQLite checkpoints in the COMMIT that takes the WAL past wal_autocheckpoint pages: that
+    request waits while megabytes are copied into the database file and synced. Here the
+    connection checkpoints itself only past WAL_BACKSTOP_PAGES, and a thread checkpoints
+    passively (writers never wait for it) a moment after writes. Durability is unchanged: a
+    commit still syncs the WAL before it returns; a checkpoint only moves committed pages.
+    """
+
+    def __init__(self, db: sqlite3.Connection, path: Path, pause_s: float = CHECKPOINT_PAUSE_S):
+        db.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
+        self.path, self.pause_s = path, pause_s
+        self._written = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
+
+    def written(self) -> None:
+        """A write was committed: checkpoint soon (the thread starts with the first write)."""
+        self._written.set()
+        if self._thread is None:
+            with self._starting:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name=f"checkpoint {self.path.name}", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        while True:
+            self._written.wait()
+            time.sleep(self.pause_s)  # let a burst of commits gather into one checkpoint
+            self._written.clear()
+            with contextlib.suppress(sqlite3.Error):  # busy or gone: the next write asks again
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 class _Transaction:
@@ -163,3 +197,13 @@ def _plain(values: dict) -> dict:
                 None if value is None or (isinstance(value, float) and np.isnan(value)) else value
             )
     return out
+
+
+def _last_copy_of(frame: pd.DataFrame, ids: list) -> pd.DataFrame:
+    """The rows of `frame` for `ids`, in that order: the last copy of each id, all-missing if absent."""
+    where = {alert_id: i for i, alert_id in enumerate(frame["alert_id"].tolist())}
+    rows = [where.get(alert_id, -1) for alert_id in ids]
+    if min(rows, default=0) < 0:  # some id is absent: reindex gives it a row of missing values
+        unique = frame.drop_duplicates("alert_id", keep="last").set_index("alert_id")
+        return unique.reindex(ids).reset_index()
+    return frame.take(rows).reset_index(drop=True)

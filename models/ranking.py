@@ -23,6 +23,11 @@ from models.tiers import ROUTES, TierThresholds
 UNMAPPED_IMPACT = (
     0.1  # an unmapped alert still ranks, by probability, but below mapped ones at equal risk
 )
+# Up to this many rows LightGBM explains on one thread: starting and joining OpenMP threads costs
+# more than they save on a request-sized batch (and they spin against the server's own threads).
+ONE_THREAD_ROWS = 256
+REMEMBERED_SERVICES = 10_000  # per-service answers kept between requests (stage, playbook)
+_UNKNOWN = object()
 ANSWER_COLUMNS = (
     "alert_id",
     "impact_probability",
@@ -44,8 +49,10 @@ META_INPUTS = ("alert_id", "service", "signal", "severity", "alert_name", "fired
 
 def ranker_rows(alerts: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """What the ranker takes: each alert's identity columns beside its features (same row order)."""
-    meta = alerts.reset_index(drop=True)[[c for c in META_INPUTS if c not in features.columns]]
-    return pd.concat([features.reset_index(drop=True), meta], axis=1)
+    rows = features.reset_index(drop=True)
+    for name in [c for c in META_INPUTS if c not in features.columns]:
+        rows[name] = alerts[name].reset_index(drop=True)
+    return rows
 
 
 def users_at_risk(features: pd.DataFrame) -> np.ndarray:
@@ -117,11 +124,12 @@ class Ranker:
         """The answer for each alert (rows: META_INPUTS + features), highest priority first."""
         rows = rows.reset_index(drop=True)
         # one TreeSHAP pass gives both: the raw score is the contributions plus the bias
-        explained = self.booster.predict(self.spec.model_inputs(rows), pred_contrib=True)
+        explained = self.explain(rows)
         contributions = explained[:, :-1]
-        scored = self.score(rows, raw=explained.sum(axis=1))
-        journey, stage = primary_stage(rows["service"], self.stages)
-        tier = scored["tier"].to_numpy()
+        probability = self.calibrator.predict(explained.sum(axis=1))
+        priority = priority_score(probability, rows)
+        tier = self.thresholds.tier(priority).astype(object)
+        journey, stage = self._primary_stages(rows["service"])
         context = [
             {
                 "stage": s or "its stages",
@@ -140,42 +148,161 @@ class Ranker:
             )
         ]
         reasons = reasons_for(contributions, rows, list(self.spec.features), context)
-        answers = pd.DataFrame(
+        columns = {
+            "alert_id": rows["alert_id"].astype(str).to_numpy(),
+            "impact_probability": probability,
+            "priority": priority,
+            "tier": tier,
+            "route": [ROUTES[t] for t in tier],
+            "journey": journey,
+            "stage": stage,
+            "segment_at_risk": self._segment_at_risk(journey, stage, rows),
+            "reasons": [json.dumps(r) for r in reasons],
+            "playbook": [
+                self._playbook(j, s, sig) if j else None
+                for j, s, sig in zip(
+                    journey, stage, rows.get("signal", [None] * len(rows)), strict=True
+                )
+            ],
+            "escalation": [self._escalation(t) for t in tier],
+            "model_version": str(model_version),
+            "journey_map_version": str(self.journey_map.version),
+            "flags": [",".join(f) for f in self._flags(rows)],
+        }
+        order = _highest_first(priority)
+        return pd.DataFrame(
             {
-                "alert_id": rows["alert_id"].astype(str).to_numpy(),
-                "impact_probability": scored["impact_probability"].to_numpy(),
-                "priority": scored["priority"].to_numpy(),
-                "tier": tier,
-                "route": [ROUTES[t] for t in tier],
-                "journey": journey,
-                "stage": stage,
-                "segment_at_risk": self._segment_at_risk(journey, stage, rows),
-                "reasons": [json.dumps(r) for r in reasons],
-                "playbook": [
-                    self.journey_map.playbook_for(j, s, sig) if j else None
-                    for j, s, sig in zip(
-                        journey, stage, rows.get("signal", [None] * len(rows)), strict=True
-                    )
-                ],
-                "escalation": [self.journey_map.escalation_for(t) for t in tier],
-                "model_version": str(model_version),
-                "journey_map_version": str(self.journey_map.version),
-                "flags": [",".join(f) for f in self._flags(rows)],
+                name: np.asarray(values, dtype=object)[order]
+                if isinstance(values, list)
+                else (values[order] if isinstance(values, np.ndarray) else values)
+                for name, values in columns.items()
             }
         )
-        return answers.sort_values("priority", ascending=False, kind="stable").reset_index(
-            drop=True
+
+    def explain(self, rows: pd.DataFrame) -> np.ndarray:
+        """TreeSHAP contributions of every feature, and the bias last (rows × (features + 1))."""
+        threads = {"num_threads": 1} if len(rows) <= ONE_THREAD_ROWS else {}
+        matrix = self._model_matrix(rows)
+        if matrix is None:
+            return self.booster.predict(self.spec.model_inputs(rows), pred_contrib=True, **threads)
+        return self.booster.predict(matrix, pred_contrib=True, **threads)
+
+    def _model_matrix(self, rows: pd.DataFrame) -> np.ndarray | None:
+        """What the booster makes of `spec.model_inputs(rows)`, built without the frame in between.
+
+        LightGBM turns the inputs' categoricals into their codes among the categories it was
+        trained with (missing and unseen values: NaN) and everything into one float64 matrix;
+        None when the booster's categories do not line up with the spec's (the frame path then).
+        """
+        codes = self._category_codes
+        if codes is None:
+            return None
+        matrix = np.empty((len(rows), len(self.spec.features)), dtype=np.float64)
+        numbers = []  # (place, name) of the numeric features in float64 columns: taken at once
+        for j, name in enumerate(self.spec.features):
+            if name not in rows:
+                matrix[:, j] = np.nan
+            elif name in codes:
+                lookup = codes[name]
+                matrix[:, j] = [lookup.get(v, np.nan) for v in rows[name].to_numpy(dtype=object)]
+            elif rows.dtypes[name] == np.float64:
+                numbers.append((j, name))
+            else:
+                matrix[:, j] = pd.to_numeric(rows[name], errors="coerce").to_numpy(np.float64)
+        if numbers:
+            places, names = zip(*numbers, strict=True)
+            matrix[:, list(places)] = rows[list(names)].to_numpy(dtype=np.float64)
+        return matrix
+
+    @cached_property
+    def _category_codes(self) -> dict[str, dict[str, float]] | None:
+        """Per categorical feature: each category the spec knows -> its code in the booster's order."""
+        trained = self.booster.pandas_categorical
+        names = [f for f in self.spec.features if f in self.spec.categorical]
+        if trained is None or len(trained) != len(names):
+            return None
+        codes = {}
+        for name, categories in zip(names, trained, strict=True):
+            known = set(self.spec.categorical[name])  # model_inputs leaves out any other value
+            codes[name] = {c: float(code) for code, c in enumerate(categories) if c in known}
+        return codes
+
+    def _primary_stages(self, services: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """primary_stage of each service, worked out once per service and remembered."""
+        remembered = self._primary_stage_of
+        values = services.to_numpy(dtype=object).tolist()
+        known = {s: remembered.get(s) for s in dict.fromkeys(values)}
+        new = [s for s, found in known.items() if found is None]
+        if new:
+            journeys, stages = primary_stage(pd.Series(new, dtype=object), self.stages)
+            found = dict(zip(new, zip(journeys, stages, strict=True), strict=True))
+            known.update(found)
+            if len(remembered) + len(found) > REMEMBERED_SERVICES:
+                remembered.clear()  # requests can name any service: keep the memory bounded
+            remembered.update(found)
+        journey, stage = np.empty(len(values), dtype=object), np.empty(len(values), dtype=object)
+        for i, service in enumerate(values):
+            journey[i], stage[i] = known[service]
+        return journey, stage
+
+    @cached_property
+    def _primary_stage_of(self) -> dict[str, tuple[str | None, str | None]]:
+        return {}
+
+    def _playbook(self, journey: str, stage: str, signal) -> str | None:
+        # playbook_for looks a signal up among the stage's (string) keys: anything else is no signal
+        key = (journey, stage, signal if isinstance(signal, str) else None)
+        playbooks = self._playbooks
+        found = playbooks.get(key, _UNKNOWN)
+        if found is _UNKNOWN:
+            if len(playbooks) > REMEMBERED_SERVICES:
+                playbooks.clear()
+            found = playbooks[key] = self.journey_map.playbook_for(*key)
+        return found
+
+    @cached_property
+    def _playbooks(self) -> dict[tuple, str | None]:
+        return {}
+
+    def _escalation(self, tier: str) -> str | None:
+        escalations = self._escalations
+        if tier not in escalations:
+            escalations[tier] = self.journey_map.escalation_for(tier)  # tiers: four at most
+        return escalations[tier]
+
+    @cached_property
+    def _escalations(self) -> dict[str, str | None]:
+        return {}
+
+    def _stage_codes(self, journey: np.ndarray, stage: np.ndarray) -> np.ndarray:
+        """StageIndex.code_of for the (journey, stage) of each answer; -1 where unmapped."""
+        codes = self._code_of_stage
+        return np.array(
+            [codes.get((_text(j), _text(s)), -1) for j, s in zip(journey, stage, strict=True)],
+            dtype=np.int64,
         )
+
+    @cached_property
+    def _code_of_stage(self) -> dict[tuple[str, str], int]:
+        table = self.stages.table
+        return {
+            (str(j), str(s)): code
+            for code, (j, s) in enumerate(zip(table["journey"], table["stage"], strict=True))
+        }
+
+    @cached_property
+    def _segment_baselines(self):
+        """The baselines in stage-code order, and the weight of each of their segments."""
+        baselines = self.baselines.aligned(self.stages, self.baselines.segments)
+        weights = np.array([self.journey_map.segment_weight(s) for s in baselines.segments])
+        return baselines, weights
 
     def _segment_at_risk(self, journey, stage, rows: pd.DataFrame) -> list[str | None]:
         """The segment whose normal traffic at this stage and hour is worth the most."""
-        baselines = self.baselines.aligned(self.stages, self.baselines.segments)
+        baselines, weights = self._segment_baselines
         if not baselines.segments:
             return [None] * len(rows)
-        weights = np.array([self.journey_map.segment_weight(s) for s in baselines.segments])
-        codes = self.stages.code_of(
-            pd.Series(journey, dtype=object).fillna(""), pd.Series(stage, dtype=object).fillna("")
-        )
+        codes = self._stage_codes(journey, stage)
         how = (
             hour_of_week(to_ns(rows["fired_at"]))
             if "fired_at" in rows
@@ -188,15 +315,34 @@ class Ranker:
     def _flags(self, rows: pd.DataFrame) -> list[list[str]]:
         mapped = rows["mapped"].to_numpy(float) > 0
         live = rows["live_windows_15m"].to_numpy(float) > 0
-        known_rules = set(self.spec.categorical.get("alert_name", ()))
+        known_rules = self._known_rules
+        names = rows["alert_name"].tolist() if known_rules else [None] * len(rows)
         flags = []
-        for i in range(len(rows)):
+        for i, name in enumerate(names):
             f = []
             if not mapped[i]:
                 f.append("unmapped_service")
             elif not live[i]:
                 f.append("no_live_journey_data")
-            if known_rules and rows["alert_name"].iloc[i] not in known_rules:
+            if known_rules and name not in known_rules:
                 f.append("new_rule")
             flags.append(f)
         return flags
+
+    @cached_property
+    def _known_rules(self) -> set[str]:
+        return set(self.spec.categorical.get("alert_name", ()))
+
+
+def _text(value) -> str:
+    """A value as code_of compares it: missing as "", anything else as its str."""
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+
+
+def _highest_first(priority: np.ndarray) -> np.ndarray:
+    """The row order of sort_values(ascending=False, kind="stable"): ties keep their order, NaN last."""
+    priority = np.asarray(priority, dtype=np.float64)
+    missing = np.isnan(priority)
+    rows = np.arange(len(priority))
+    values, where = priority[~missing][::-1], rows[~missing][::-1]
+    return np.concatenate([where[values.argsort(kind="stable")][::-1], rows[missing]])

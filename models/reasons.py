@@ -119,7 +119,10 @@ def reasons_for(
     contributions: np.ndarray, features: pd.DataFrame, names: list[str], context: list[dict]
 ) -> list[list[str]]:
     """For each alert, the top contributions (positive first) that a template can put in words."""
-    values = {name: features[name].to_numpy() for name in names if name in features}
+    # only a feature with a template can be put in words
+    values = {
+        name: features[name].to_numpy() for name in names if name in TEMPLATES and name in features
+    }
     # the few strongest per alert are enough: most features have no words, or repeat another's
     candidates = np.argsort(-contributions, axis=1, kind="stable")[:, : 4 * MAX_REASONS]
     out = []

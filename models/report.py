@@ -320,13 +320,21 @@ def plot_shap_summary(fig: Figure, subject: tuple[np.ndarray, pd.DataFrame, Rank
     )
     ax.set(
         xlabel="contribution to the raw score (log-odds); right = more likely user impact",
-        title=f"TreeSHAP on {len(frame):,} held-out alerts — top {len(top)} features by mean |contribution|",
+        title=f"TreeSHAP on {len(frame):,} held-out alerts — top {len(top)} features by mean |contribution|"
+        + _sampled_note(len(rows), len(frame)),
     )
     ax.grid(axis="x", alpha=0.3)
     if coloured:
         bar = fig.colorbar(coloured[0], ax=ax, pad=0.01, aspect=40, ticks=[0, 1])
         bar.ax.set_yticklabels(["low", "high"])
         bar.set_label("feature value (rank); grey: categorical or missing")
+
+
+def _sampled_note(shown: int, total: int) -> str:
+    """Say on the plot when it draws a sample, and that the figures beside it do not."""
+    if shown >= total:
+        return ""
+    return f"\npoints: a random {shown:,} of the {total:,} alerts; mean |contribution| from all of them"
 
 
 def _swarm_row(ax, x: np.ndarray, y: int, rank: np.ndarray):

@@ -40,6 +40,18 @@ class TimeSplit:
         start, end = bounds[part]
         return (end - start) / DAY
 
+    def describe(self, part: str) -> str:
+        """The part in words, with its period (UTC): 'validation days 2026-10-28 00:00 → 2026-10-31 00:00'."""
+        if part == "train":
+            return f"training days before {_day(self.validation_start)}"
+        if part == "validation":
+            return f"validation days {_day(self.validation_start)} → {_day(self.test_start)}"
+        return f"held-out days {_day(self.test_start)} → {_day(self.end)}"
+
+
+def _day(moment: pd.Timestamp) -> str:
+    return "?" if pd.isna(moment) else moment.strftime("%Y-%m-%d %H:%M")
+
 
 def split_by_time(
     alerts_start: pd.Timestamp, alerts_end: pd.Timestamp, config: SplitConfig
@@ -75,15 +87,42 @@ def cut(frame: pd.DataFrame, validation_start: pd.Timestamp, test_start: pd.Time
     return TimeSplit(*parts, validation_start, test_start, fired.max())
 
 
+NEEDS_BOTH = {
+    "train": "the booster learns from",
+    "validation": "early stopping, calibration and the tier thresholds are fitted on",
+    "test": "the held-out evaluation and the champion gate are measured on",
+}
+
+
+def require_both_classes(split: TimeSplit, parts: tuple[str, ...] = tuple(NEEDS_BOTH)) -> None:
+    """Refuse, naming the days and the counts, a part without alerts of both kinds (with user impact, without)."""
+    problems = []
+    for part in parts:
+        label = getattr(split, part)["label"]
+        impactful = int(label.sum())
+        if 0 < impactful < len(label):
+            continue
+        kind = "with user impact" if impactful == 0 else "without user impact"
+        problems.append(
+            f"the {split.describe(part)} hold {len(label):,} labelled alerts, none {kind}, "
+            f"but they are what {NEEDS_BOTH[part]}"
+        )
+    if problems:
+        raise ValueError(
+            "; ".join(problems) + ". Train on more days, or move the cut points "
+            "(split.validation_days, split.test_days), so that every part holds both kinds."
+        )
+
+
 def impact_sample_weight(frame: pd.DataFrame) -> np.ndarray:
     """Positives count more the more they cost users: what impact-weighted recall rewards."""
     weight = np.nan_to_num(frame["impact_weight"].to_numpy(float))
     return np.where(frame["label"].to_numpy() == 1, 1.0 + np.sqrt(weight) / 3.0, 1.0)
 
 
-def fit_booster(split: TimeSplit, spec: FeatureSpec, config: LightGBMConfig) -> lgb.Booster:
-    """LightGBM on native categoricals, early-stopped on the validation days."""
-    params = {
+def booster_params(spec: FeatureSpec, config: LightGBMConfig) -> dict:
+    """LightGBM's parameters for the ranker: binary objective, monotone where more risk must rank higher."""
+    return {
         "objective": "binary",
         "learning_rate": config.learning_rate,
         "num_leaves": config.num_leaves,
@@ -95,11 +134,19 @@ def fit_booster(split: TimeSplit, spec: FeatureSpec, config: LightGBMConfig) -> 
         "cat_smooth": config.cat_smooth,
         "seed": config.seed,
         "deterministic": True,
+        # LightGBM otherwise picks row- or column-wise histograms by timing both, so the same data
+        # could train differently on a busy machine; its docs pair deterministic with forcing one.
+        # Row-wise is what it picks on bench-data when the machine is quiet: ~1.4x col-wise there.
+        "force_row_wise": True,
         "num_threads": 2,
         "verbose": -1,
         "monotone_constraints": [1 if name in INCREASING else 0 for name in spec.features],
         "monotone_constraints_method": "advanced",
     }
+
+
+def fit_booster(split: TimeSplit, spec: FeatureSpec, config: LightGBMConfig) -> lgb.Booster:
+    """LightGBM on native categoricals, early-stopped on the validation days."""
     train = lgb.Dataset(
         spec.model_inputs(split.train),
         split.train["label"],
@@ -112,7 +159,7 @@ def fit_booster(split: TimeSplit, spec: FeatureSpec, config: LightGBMConfig) -> 
         reference=train,
     )
     return lgb.train(
-        params,
+        booster_params(spec, config),
         train,
         config.max_rounds,
         valid_sets=[valid],
@@ -129,16 +176,11 @@ def fit_ranker(
     info: dict | None = None,
 ) -> Ranker:
     """Booster, then calibration and tier thresholds on the validation days (never the held-out ones)."""
-    if split.train["label"].nunique() < 2 or split.validation["label"].nunique() < 2:
-        raise ValueError(
-            "training and validation days need both alerts with and without user impact"
-        )
+    require_both_classes(split, ("train", "validation"))
     booster = fit_booster(split, spec, config.lightgbm)
-    inputs = spec.model_inputs(split.validation)
-    calibrator = ScoreCalibrator(config.calibration).fit(
-        booster.predict(inputs, raw_score=True), split.validation["label"]
-    )
-    probability = calibrator.predict(booster.predict(inputs, raw_score=True))
+    raw = booster.predict(spec.model_inputs(split.validation), raw_score=True)
+    calibrator = ScoreCalibrator(config.calibration).fit(raw, split.validation["label"])
+    probability = calibrator.predict(raw)
     thresholds = fit_thresholds(
         priority_score(probability, split.validation), split.days("validation"), config.page_budget
     )

@@ -406,12 +406,20 @@ def demo() -> None:
     run_demo(load_settings(), console)
 
 
+# OpenMP threads that wait at a barrier sleep instead of spinning. With LightGBM on every core,
+# spinning threads that lose a core to another process made training 2-3x slower on a shared
+# 2-core machine (benchmarks/train.py data); on idle cores passive waiting cost nothing measurable.
+# libgomp reads this once, when LightGBM is first imported, so main() sets it before any job runs.
+PROCESS_ENVIRONMENT = {"OMP_WAIT_POLICY": "PASSIVE"}
+
+
 def _quiet_libraries() -> None:
     """MLflow narrates every artifact it copies; the jobs print what matters themselves."""
     import logging
     import warnings
 
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # MLflow configures its loggers on import
+    # MLflow configures its loggers on import
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted")
     warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
@@ -419,6 +427,8 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; bad input exits 2 with its one-line message, anything unexpected exits 1."""
+    for name, value in PROCESS_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)  # an explicit setting wins
     _quiet_libraries()
     try:
         app(args=argv, standalone_mode=False)

@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features.baselines import fit_baselines
+from features.baselines import Baselines, fit_baselines
 from features.build import FEATURE_NAMES
 from features.loading import DataDir, load_data_dir, load_feedback
 from features.settings import Settings
@@ -31,7 +31,7 @@ from models.registry import (
     version_of,
 )
 from models.report import write_training_report
-from models.training import TimeSplit, cut, fit_ranker, split_by_time
+from models.training import TimeSplit, cut, fit_ranker, require_both_classes, split_by_time
 from pipeline.lineage import log_data_lineage
 
 Progress = Callable[[str], None]
@@ -59,6 +59,62 @@ def train(
     step = progress or (lambda _: None)
     data = load_data_dir(data_dir)
     feedback = _feedback(data, feedback_path)
+    training = build_training_set(data, config, feedback, step)
+    split = training.split
+    require_both_classes(split)  # before minutes of fitting: the gate needs held-out impact too
+    step("LightGBM")
+    info = _info(data, split, training.table, feedback, config)
+    ranker = fit_ranker(
+        split, training.spec, training.baselines, data.journey_map, config, info=info
+    )
+    step("held-out evaluation")
+    evaluation = _evaluate(ranker, split.test, split, config, data.truth)
+    step("MLflow run")
+    client = use_tracking(settings.tracking_uri)
+    with mlflow.start_run(run_name="train") as run:
+        log_data_lineage(data, feedback_path)
+        _log_config(config, ranker)
+        _log_evaluation(evaluation)
+        with tempfile.TemporaryDirectory() as tmp:
+            step("report")
+            for path in write_training_report(evaluation, ranker, split, Path(tmp) / "report"):
+                mlflow.log_artifact(str(path), artifact_path="report")
+            step("model, registry and champion gate")
+            info = log_ranker(ranker, Path(tmp) / "ranker", _example(split.test))
+        version = mlflow.register_model(info.model_uri, config.registered_model)
+        decision = _gate(client, config, data, feedback, evaluation, str(version.version))
+        mlflow.set_tags({"gate.alias": decision.alias, "gate.decision": decision.sentence()})
+        mlflow.log_metric("gate.new_figure", decision.new_figure)
+        if decision.champion_figure is not None:
+            mlflow.log_metric("gate.champion_figure", decision.champion_figure)
+        set_alias(
+            client,
+            config.registered_model,
+            decision.alias,
+            str(version.version),
+            decision.sentence(),
+        )
+    return TrainResult(run.info.run_id, str(version.version), decision, evaluation, ranker, split)
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The labelled alerts cut by time, with the fitted state the ranker carries about how they were built."""
+
+    split: TimeSplit
+    spec: FeatureSpec
+    baselines: Baselines
+    table: FeatureTable
+
+
+def build_training_set(
+    data: DataDir,
+    config: TrainConfig,
+    feedback: pd.DataFrame | None = None,
+    progress: Progress | None = None,
+) -> TrainingSet:
+    """Baselines on the training days only, the feature table, the time split and the feature spec."""
+    step = progress or (lambda _: None)
     validation_start, test_start = split_by_time(
         data.alerts["fired_at"].min(), data.alerts["fired_at"].max(), config.split
     )
@@ -73,34 +129,7 @@ def train(
     spec = FeatureSpec.from_table(
         split.train, table.config, table.window_ns, str(data.journey_map.version)
     )
-    step("LightGBM")
-    info = _info(data, split, table, feedback, config)
-    ranker = fit_ranker(split, spec, baselines, data.journey_map, config, info=info)
-    evaluation = _evaluate(ranker, split.test, split, config, data.truth)
-    step("MLflow")
-    client = use_tracking(settings.tracking_uri)
-    with mlflow.start_run(run_name="train") as run:
-        log_data_lineage(data, feedback_path)
-        _log_config(config, ranker)
-        _log_evaluation(evaluation)
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in write_training_report(evaluation, ranker, split, Path(tmp) / "report"):
-                mlflow.log_artifact(str(path), artifact_path="report")
-            info = log_ranker(ranker, Path(tmp) / "ranker", _example(split.test))
-        version = mlflow.register_model(info.model_uri, config.registered_model)
-        decision = _gate(client, config, data, split, evaluation, str(version.version))
-        mlflow.set_tags({"gate.alias": decision.alias, "gate.decision": decision.sentence()})
-        mlflow.log_metric("gate.new_figure", decision.new_figure)
-        if decision.champion_figure is not None:
-            mlflow.log_metric("gate.champion_figure", decision.champion_figure)
-        set_alias(
-            client,
-            config.registered_model,
-            decision.alias,
-            str(version.version),
-            decision.sentence(),
-        )
-    return TrainResult(run.info.run_id, str(version.version), decision, evaluation, ranker, split)
+    return TrainingSet(split, spec, baselines, table)
 
 
 def _feedback(data: DataDir, path: Path | None) -> pd.DataFrame | None:
@@ -139,17 +168,21 @@ def _gate(
     client,
     config: TrainConfig,
     data: DataDir,
-    split: TimeSplit,
+    feedback: pd.DataFrame | None,
     evaluation: Evaluation,
     new_version: str,
 ) -> GateDecision:
-    """Score the held-out days with the current champion (its own baselines and features) and compare."""
+    """Score the held-out days with the current champion (its own baselines and features) and compare.
+
+    The champion's features come from the same data and feedback as the new model's, so that both
+    are judged on what was known: only the feature config and baselines are the champion's own.
+    """
     metric = "iw_recall_at_budget"
     current = version_of(client, config.registered_model, CHAMPION)
     if current is None:
         return gate(evaluation.figure(), None, None, metric)
     champion = load_ranker_from(f"models:/{config.registered_model}/{current.version}")
-    table = build_feature_table(data, champion.spec.config, champion.baselines)
+    table = build_feature_table(data, champion.spec.config, champion.baselines, feedback)
     rows = table.frame.set_index("alert_id").loc[evaluation.frame["alert_id"]].reset_index()
     scored = champion.score(rows)
     champion_eval = evaluate(

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import ctypes
+import gc
+import itertools
 import json
+import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import TypeAdapter
 
 from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
+from features.timeaxis import to_ns
 from models.inference_log import InferenceLog
 from models.ranker_files import load_ranker
 from models.ranking import Ranker, ranker_rows
@@ -30,6 +39,8 @@ from serving.state import SqliteStateStore
 from serving.warm import warm_start
 
 MAX_ALERTS_PER_REQUEST = 1000
+MAX_ALERTS_PER_PASS = 1000  # waiting requests ranked in one pass: at most this many alerts
+M_ARENA_MAX, MALLOC_ARENAS = -8, 2  # glibc's mallopt parameter, and the arenas a worker keeps
 PRUNE_EVERY_NS = 5 * 60 * 10**9
 
 
@@ -46,6 +57,14 @@ class RankingEngine:
     live: LiveState
     max_alerts: int = MAX_ALERTS_PER_REQUEST
     _pruned_at: int = 0
+    # A worker serves requests on several threads. The store's connection and the live mirror
+    # are one caller's at a time (_state), and so is the log's connection (_logging); ranking
+    # passes run one at a time (_passing), and waiting requests queue up in _waiting.
+    _state: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _logging: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _passing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _queue: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _waiting: deque[_Request] = field(default_factory=deque, repr=False)
 
     @classmethod
     def open(
@@ -64,16 +83,33 @@ class RankingEngine:
             ranker, model, store, InferenceLog.in_home(settings.home), LiveState(store, ranker)
         )
         engine.live.sync()
+        # The warm state is long-lived: keep the collector from walking it again and again (each
+        # full collection would pause a request for as long as it takes to visit it all).
+        gc.collect()
+        gc.freeze()
+        _give_back_free_memory()
         return engine
 
     @property
     def ready(self) -> bool:
         return self.ranker is not None and self.store is not None
 
+    @contextmanager
+    def reading(self):
+        """Hold the live state still while reading it (passes and ingests wait meanwhile)."""
+        with self._state:
+            yield
+
     # ------------------------------------------------------------------ routes
 
     def rank(self, alerts: list[AlertIn]) -> RankResponse:
-        """Store the alerts, compute features from live state, rank, log durably, then answer."""
+        """Store the alerts, compute features from live state, rank, log durably, then answer.
+
+        Requests that arrive while others are being ranked wait their turn; whoever's turn it is
+        ranks every waiting request that it can rank in the same pass with the same answers as
+        one after the other (see _take_group): one pass over 800 alerts costs far less than eight
+        over 100, and no request is answered differently for it.
+        """
         if len(alerts) > self.max_alerts:
             raise TooManyAlerts(
                 f"{len(alerts)} alerts in one request; at most {self.max_alerts} (split the batch)"
@@ -82,16 +118,115 @@ class RankingEngine:
         frame = alerts_frame(alerts)
         if frame.empty:
             return RankResponse(ranked=[], model=self.model)
-        self.store.put("alerts", frame)
-        self.live.sync()
-        features = self.live.features_for(frame)
-        answers = self.ranker.rank(ranker_rows(frame, features), model_version=self.model.version)
-        self.log.write(answers, features, frame)
-        self._housekeeping()
-        telemetry.record_ranked(answers, time.perf_counter() - started, self.state_lag_seconds())
-        return RankResponse(
-            ranked=[_answer(row) for row in answers.to_dict("records")], model=self.model
-        )
+        request = _Request(frame)
+        with self._queue:
+            self._waiting.append(request)
+        while not request.taken:
+            self._rank_waiting(request)
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+        telemetry.record_ranked(request.answers, time.perf_counter() - started, request.lag)
+        return RankResponse(ranked=_answers(request.answers), model=self.model)
+
+    def _rank_waiting(self, mine: _Request) -> None:
+        """Rank the longest run of waiting requests that can share one pass with the oldest.
+
+        One pass at a time: requests that come meanwhile gather for the next one (the larger
+        a pass, the less each request pays for it). Only its durable log write overlaps the
+        next pass. A caller whose request a pass has taken meanwhile leaves the next to others.
+        """
+        with self._passing:
+            if mine.taken:
+                return
+            with self._state:
+                group = self._take_group()
+                if not group:
+                    return
+                try:
+                    frame = _together([r.frame for r in group])
+                    self.store.put("alerts", frame)
+                    self.live.sync()
+                    features = self.live.features_for(frame)
+                    self._housekeeping()
+                    lag = self.state_lag_seconds()
+                except BaseException as err:
+                    _fail(group, err)
+                    return
+            try:
+                answers = self.ranker.rank(ranker_rows(frame, features), self.model.version)
+                parts = _by_request(answers, group)
+                self._logging.acquire()  # taken before the next pass may start: logs keep order
+            except BaseException as err:
+                _fail(group, err)
+                return
+        try:
+            self.log.write(_together(parts), features, frame)
+        except BaseException as err:
+            _fail(group, err)
+            return
+        finally:
+            self._logging.release()
+        for request, part in zip(group, parts, strict=True):
+            request.answers, request.lag = part, lag
+            request.done.set()
+
+    def _take_group(self) -> list[_Request]:
+        """The oldest waiting request, and the waiting ones one pass ranks as serial ones would.
+
+        Requests that wait side by side have no order of their own: any order is one they could
+        have arrived in. Features look only at what came before an alert fired, so requests
+        ranked in one pass in the order of their fire times see exactly what they would see one
+        after the other, as long as each one's alerts fired at or after all the alerts of those
+        before it. Besides, only the first may re-send an alert already held (the earlier copy
+        would vanish for the others), no alert may come twice, and housekeeping must not be due
+        before the last.
+        """
+        with self._queue:
+            if not self._waiting:
+                return []
+            oldest, others = self._waiting[0], list(itertools.islice(self._waiting, 1, None))
+            others.sort(key=lambda r: r.earliest)  # stable: ties keep their arrival order
+            before = [r for r in others if r.latest <= oldest.earliest]
+            after = [r for r in others if r.earliest >= oldest.latest]
+            group = self._chain([*_ordered_run(before), oldest, *_ordered_run(after)], oldest)
+            taken = set(map(id, group))
+            self._waiting = deque(r for r in self._waiting if id(r) not in taken)
+            for request in group:
+                request.taken = True
+            return group
+
+    def _chain(self, candidates: list[_Request], oldest: _Request) -> list[_Request]:
+        """The longest run of candidates around `oldest` that one pass may rank together."""
+        start = candidates.index(oldest)
+        # the oldest must be in; a candidate before it may only join if all from it on can
+        for first in range(start + 1):
+            group = candidates[first:]
+            if first < start and self.live.mirror.holds_any(oldest.ids):
+                continue
+            taken = self._compatible_prefix(group)
+            if len(taken) > start - first:
+                return taken
+        return [oldest]
+
+    def _compatible_prefix(self, requests: list[_Request]) -> list[_Request]:
+        now = self.live.event_time_ns()
+        group = [requests[0]]
+        ids, latest, size = set(requests[0].ids), requests[0].latest, len(requests[0].frame)
+        for request in requests[1:]:
+            prunes = now is not None and max(now, latest) - self._pruned_at >= PRUNE_EVERY_NS
+            if (
+                prunes
+                or size + len(request.frame) > MAX_ALERTS_PER_PASS
+                or request.earliest < latest
+                or not ids.isdisjoint(request.ids)
+                or self.live.mirror.holds_any(request.ids)
+            ):
+                break
+            group.append(request)
+            ids.update(request.ids)
+            latest, size = max(latest, request.latest), size + len(request.frame)
+        return group
 
     def ingest(self, name: str, rows: list[OutcomeRow] | list[ChangeIn] | list[FeedbackIn]) -> int:
         frame = pd.DataFrame([r.model_dump() for r in rows])
@@ -100,10 +235,12 @@ class RankingEngine:
         for column in ("window_start", "ts"):
             if column in frame:
                 frame[column] = pd.to_datetime(frame[column], utc=True).astype(TIMESTAMP_DTYPE)
-        stored = self.store.put(name, frame)
-        self.live.sync()
-        self._housekeeping()
-        telemetry.record_state_lag(self.state_lag_seconds())
+        with self._state:
+            stored = self.store.put(name, frame)
+            self.live.sync()
+            self._housekeeping()
+            lag = self.state_lag_seconds()
+        telemetry.record_state_lag(lag)
         return stored
 
     # ------------------------------------------------------------------ upkeep
@@ -122,27 +259,125 @@ class RankingEngine:
         self._pruned_at = now
 
 
+# ---------------------------------------------------------------------- passes
+
+
+@dataclass(eq=False)
+class _Request:
+    """A /rank request's alerts, waiting to be ranked, and then its answers (or what went wrong)."""
+
+    frame: pd.DataFrame
+    taken: bool = False
+    answers: pd.DataFrame | None = None
+    lag: float | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.ids = self.frame["alert_id"].tolist()
+        fired = to_ns(self.frame["fired_at"])
+        self.earliest, self.latest = int(fired.min()), int(fired.max())
+
+
+def _together(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
+def _by_request(answers: pd.DataFrame, group: list[_Request]) -> list[pd.DataFrame]:
+    """Each request's answers, in the pass's order (highest priority first, ties as they came)."""
+    if len(group) == 1:
+        return [answers]
+    owner = {alert_id: i for i, request in enumerate(group) for alert_id in request.ids}
+    of = np.array([owner[a] for a in answers["alert_id"].tolist()])
+    return [answers[of == i].reset_index(drop=True) for i in range(len(group))]
+
+
+def _give_back_free_memory() -> None:
+    """Return the heap the warm start freed to the system, and keep the heap from splitting up.
+
+    glibc keeps freed memory, and gives each new thread its own heap (arena) up to 8 per core:
+    a worker serving on several threads would grow one per thread. Elsewhere: nothing to do.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _ordered_run(requests: list[_Request]) -> list[_Request]:
+    """Requests sorted by fire time, each one's alerts at or after all of the one before it."""
+    run: list[_Request] = []
+    for request in requests:
+        if not run or request.earliest >= run[-1].latest:
+            run.append(request)
+    return run
+
+
+def _fail(group: list[_Request], err: BaseException) -> None:
+    for request in group:
+        request.error = err
+        request.done.set()
+
+
+# ---------------------------------------------------------------------- requests and answers
+
+
 def alerts_frame(alerts: list[AlertIn]) -> pd.DataFrame:
-    """Request alerts in the contract's canonical dtypes (pydantic has already checked each field)."""
-    frame = pd.DataFrame([a.model_dump() for a in alerts])
-    if frame.empty:
-        return frame
-    for column in ("fired_at", "resolved_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True).astype(TIMESTAMP_DTYPE)
-    frame["anomaly_score"] = pd.to_numeric(frame["anomaly_score"], errors="coerce").astype(
-        "float64"
+    """Request alerts in the contract's canonical dtypes (pydantic has already checked each field).
+
+    Built column by column from the models: times as UTC nanoseconds, text as plain Python
+    strings (as the live state holds it: a request's few rows are cheaper so than as Arrow text).
+    """
+    if not alerts:
+        return pd.DataFrame()
+    columns = {name: [getattr(a, name) for a in alerts] for name in AlertIn.model_fields}
+    columns["labels"] = [None if v is None else json.dumps(v) for v in columns["labels"]]
+    frame = pd.DataFrame(columns, dtype=object)  # text as it is: no inference, no Arrow
+    for name in ("fired_at", "resolved_at"):
+        frame[name] = pd.to_datetime(_utc_ns(columns[name]), utc=True).astype(TIMESTAMP_DTYPE)
+    frame["anomaly_score"] = np.array(
+        [np.nan if v is None else v for v in columns["anomaly_score"]], np.float64
     )
-    frame["labels"] = [None if v is None else json.dumps(v) for v in frame["labels"]]
+    if len(set(columns["alert_id"])) == len(frame):
+        return frame
     return frame.drop_duplicates("alert_id", keep="last").reset_index(drop=True)
 
 
-def _answer(row: dict) -> RankedAlert:
-    return RankedAlert(
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _utc_ns(times: list[datetime | None]) -> np.ndarray:
+    """Aware datetimes as UTC nanoseconds since the epoch (exact: datetimes hold microseconds)."""
+    return np.array(
+        [_NAT if t is None else (t - _EPOCH) // _MICROSECOND * 1000 for t in times], np.int64
+    )
+
+
+_NAT = np.iinfo(np.int64).min  # how pandas stores a missing time
+
+
+def _answers(answers: pd.DataFrame) -> list[RankedAlert]:
+    """The ranker's answers as the API's models, in their order (column by column, validated at once)."""
+    columns = {name: answers[name].tolist() for name in answers.columns}
+    rows = [
+        _answer(dict(zip(columns, row, strict=True))) for row in zip(*columns.values(), strict=True)
+    ]
+    return _RANKED.validate_python(rows)
+
+
+_RANKED = TypeAdapter(list[RankedAlert])
+
+
+def _answer(row: dict) -> dict:
+    return {
         **{
             k: (None if isinstance(v, float) and np.isnan(v) else v)
             for k, v in row.items()
             if k not in ("reasons", "flags")
         },
-        reasons=json.loads(row["reasons"]),
-        flags=[f for f in row["flags"].split(",") if f],
-    )
+        "reasons": json.loads(row["reasons"]),
+        "flags": [f for f in row["flags"].split(",") if f],
+    }

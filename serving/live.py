@@ -24,13 +24,17 @@ class LiveState:
         )
         self.seen = dict.fromkeys(SYNC_ORDER, 0)
         self.persisted_labels: set[str] = set()
+        self._derived_checked: object = None  # the mirror's derived labels last persisted
         totals = store.label_totals()
         if len(totals):
             self.mirror.add_label_totals(totals)
 
     def sync(self) -> None:
         """Take in everything written since the last sync (by this worker or another)."""
+        written = self.store.last_rowids(SYNC_ORDER)  # one cheap query finds the tables with news
         for name in SYNC_ORDER:
+            if written[name] <= self.seen[name]:
+                continue
             rows, self.seen[name] = self.store.rows_since(name, self.seen[name])
             if rows.empty:
                 continue
@@ -62,8 +66,9 @@ class LiveState:
     def _persist_new_labels(self) -> None:
         """Labels this worker derived are stored, so a restart does not need the outcomes again."""
         derived = self.mirror.derived
-        if derived.empty:
-            return
+        if derived is self._derived_checked or derived.empty:
+            return  # no label derived since the last look
+        self._derived_checked = derived
         new = derived[~derived["alert_id"].isin(self.persisted_labels)]
         if len(new):
             self.store.put("labels", new)

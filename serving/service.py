@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import threading
 from http import HTTPStatus
 from pathlib import Path
 
 import bentoml
-import pandas as pd
 from bentoml.exceptions import BentoMLException
 
 from features.settings import load_settings
@@ -21,24 +19,30 @@ from serving.api_models import (
     RankResponse,
     Stored,
 )
-from serving.engine import RankingEngine, TooManyAlerts
 from serving.guard import Guard
 
 MODEL_NAME = "journeyrank"
 WARM_FROM_ENV = "JOURNEYRANK_WARM_FROM"
 WARM_UNTIL_ENV = "JOURNEYRANK_WARM_UNTIL"
+# One worker process: each holds the whole live state, so a second one doubles the memory. Its
+# threads let requests that arrive together queue in the engine, which ranks them in shared
+# passes (serving/engine.py); the engine's own locks keep the state consistent.
+WORKERS, THREADS = 1, 8
 
 
-@bentoml.service(name="journeyrank", traffic={"timeout": 60})
+# The serving process imports this module only to read the service's shape; pandas, LightGBM and
+# the engine are imported by the worker that builds the service (in __init__), not here.
+@bentoml.service(name="journeyrank", workers=WORKERS, threads=THREADS, traffic={"timeout": 60})
 class JourneyRank:
     """Ranks alerts by their probability of user impact at the journey stages that matter."""
 
     model_ref = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 
     def __init__(self) -> None:
-        self._lock = (
-            threading.Lock()
-        )  # one request at a time per worker: the mirror and SQLite handle are shared
+        import pandas as pd
+
+        from serving.engine import RankingEngine
+
         labels = self.model_ref.info.labels
         model = ModelInfo(
             name=MODEL_NAME,
@@ -63,31 +67,29 @@ class JourneyRank:
     @bentoml.api(route="/rank")
     def rank(self, alerts: list[AlertIn]) -> RankResponse:
         """Rank alerts (the contract's alerts schema), highest priority first."""
-        with self._lock:
-            try:
-                return self.engine.rank(alerts)
-            except TooManyAlerts as err:
-                raise BentoMLException(
-                    str(err), error_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE
-                ) from err
+        from serving.engine import TooManyAlerts
+
+        try:
+            return self.engine.rank(alerts)
+        except TooManyAlerts as err:
+            raise BentoMLException(
+                str(err), error_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            ) from err
 
     @bentoml.api(route="/journey-metrics")
     def journey_metrics(self, rows: list[OutcomeRow]) -> Stored:
         """The live journey feed: rows of journey_outcomes."""
-        with self._lock:
-            return Stored(stored=self.engine.ingest("outcomes", rows))
+        return Stored(stored=self.engine.ingest("outcomes", rows))
 
     @bentoml.api(route="/changes")
     def changes(self, rows: list[ChangeIn]) -> Stored:
         """Deploys, config pushes, flags, experiments."""
-        with self._lock:
-            return Stored(stored=self.engine.ingest("changes", rows))
+        return Stored(stored=self.engine.ingest("changes", rows))
 
     @bentoml.api(route="/feedback")
     def feedback(self, rows: list[FeedbackIn]) -> Stored:
         """Human verdicts on past alerts; they override derived labels."""
-        with self._lock:
-            return Stored(stored=self.engine.ingest("feedback", rows))
+        return Stored(stored=self.engine.ingest("feedback", rows))
 
 
 JourneyRank.add_asgi_middleware(Guard)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,13 @@ import pandas as pd
 from features.online import Retention
 from features.schemas import TIMESTAMP_DTYPE
 from features.timeaxis import MINUTE_NS, to_ns
+from models.inference_log import WalCheckpoints
 
 STATE_FILE = "state.sqlite"
+
+
+NUMBERS = ("sessions", "completed", "abandoned", "impact", "errors", "latency_p95_ms",
+           "anomaly_score", "label")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,11 @@ class Table:
     columns: tuple[str, ...]
     times: tuple[str, ...]  # columns held as ns since the epoch
     kept_by: str | None  # the time column retention prunes by
+
+    @property
+    def typed(self) -> set[str]:
+        """Columns _typed converts (times and numbers); every other one holds text."""
+        return {*self.times, *NUMBERS} & set(self.columns)
 
 
 TABLES = {
@@ -109,7 +120,10 @@ class SqliteStateStore:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=30000")
+        self.checkpoints = WalCheckpoints(self.db, path)
         self.db.executescript("".join(_ddl(t) for t in TABLES.values()))
+        # the latest firing is asked for on every request, and retention deletes by fired_at
+        self.db.execute("CREATE INDEX IF NOT EXISTS alerts_fired_at ON alerts (fired_at)")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS label_totals (alert_name, service, n, positives, "
             "PRIMARY KEY (alert_name, service))"
@@ -139,6 +153,7 @@ class SqliteStateStore:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+        self.checkpoints.written()
         return len(records)
 
     def resolve(self, alert_ids: list[str], resolved_at: pd.Series) -> int:
@@ -179,8 +194,22 @@ class SqliteStateStore:
         rows = cursor.fetchall()
         if not rows:
             return _typed(pd.DataFrame(columns=list(table.columns)), table), after
-        frame = pd.DataFrame([r[1:] for r in rows], columns=list(table.columns))
+        # column by column; text stays Python strings, as the live mirror holds it
+        values = list(zip(*rows, strict=True))[1:]
+        frame = pd.DataFrame(
+            {
+                name: column if name in table.typed else _text(column)
+                for name, column in zip(table.columns, values, strict=True)
+            },
+            dtype=object,
+        )
         return _typed(frame, table), int(rows[-1][0])
+
+    def last_rowids(self, names: tuple[str, ...]) -> dict[str, int]:
+        """The highest rowid of each table (0 when empty), in one query: which tables have news."""
+        query = ", ".join(f"(SELECT max(rowid) FROM {TABLES[name].name})" for name in names)
+        found = self.db.execute(f"SELECT {query}").fetchone()
+        return {name: value or 0 for name, value in zip(names, found, strict=True)}
 
     def label_totals(self) -> pd.DataFrame:
         return pd.read_sql_query(
@@ -243,15 +272,43 @@ def _records(frame: pd.DataFrame, table: Table) -> list[tuple]:
     return list(zip(*columns.values(), strict=True))
 
 
+def _times(column: pd.Series):
+    """ns since the epoch (or None) as UTC timestamps: what to_datetime(to_numeric(column)) gives.
+
+    Like to_numeric, a column with a missing value goes through float64 (and so keeps the
+    precision float64 has); one without stays int64.
+    """
+    if column.dtype != object:
+        return pd.to_datetime(pd.to_numeric(column, errors="coerce"), utc=True).astype(
+            TIMESTAMP_DTYPE
+        )
+    values = column.tolist()
+    if any(v is None for v in values):
+        ns = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    else:
+        ns = np.array(values, dtype=np.int64)
+    return pd.to_datetime(ns, utc=True).astype(TIMESTAMP_DTYPE)
+
+
+def _text(column: tuple) -> tuple | list:
+    """A text column as the live mirror holds text: NaN where a value is missing, unless all are.
+
+    (What a frame built from the rows infers, "str" or, with no value at all, None objects, once
+    the mirror has made its text plain Python objects.) Each distinct text is one object: a
+    week of alerts repeats a few service, rule and severity names thousands of times.
+    """
+    if all(v is None for v in column):
+        return column
+    return [np.nan if v is None else (sys.intern(v) if isinstance(v, str) else v) for v in column]
+
+
 def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
 def _typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     for name in table.times:
-        frame[name] = pd.to_datetime(pd.to_numeric(frame[name], errors="coerce"), utc=True).astype(
-            TIMESTAMP_DTYPE
-        )
+        frame[name] = _times(frame[name])
     for name in ("sessions", "completed", "abandoned", "impact"):
         if name in frame:
             frame[name] = pd.to_numeric(frame[name]).astype("int64")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from functools import cache
 
 import pandas as pd
@@ -36,9 +37,10 @@ def _metrics():
 
 def record_ranked(answers: pd.DataFrame, seconds: float, lag: float | None) -> None:
     metrics = _metrics()
-    for tier, count in answers["tier"].value_counts().items():
-        metrics["ranked"].labels(tier=tier).inc(int(count))
-    unmapped = answers["flags"].str.contains("unmapped_service").mean() if len(answers) else 0.0
+    for tier, count in Counter(answers["tier"].tolist()).items():
+        metrics["ranked"].labels(tier=tier).inc(count)
+    flags = answers["flags"].tolist()
+    unmapped = sum("unmapped_service" in f for f in flags) / len(flags) if flags else 0.0
     metrics["unmapped"].set(float(unmapped))
     metrics["latency"].observe(seconds)
     record_state_lag(lag)

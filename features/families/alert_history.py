@@ -69,7 +69,8 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
     history, t = context.alerts, batch.fired
     keys = rule_keys(batch.alerts)
     rule = history.rules.codes(keys)
-    service = history.services.codes(batch.alerts["service"].astype(str))
+    services = batch.alerts["service"].astype(str)
+    service = history.services.codes(services)
 
     def firings(index, keys, minutes):
         return index.count_between(keys, t - minutes * MINUTE_NS, t).astype(np.float64)
@@ -82,20 +83,29 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
         t - context.config.flap_resolve_min * MINUTE_NS
     )  # a quicker resolution is surely known by t
     flap_start = t - WEEK_MIN * MINUTE_NS
-    settled = history.by_rule.count_between(rule, flap_start, flap_end)
-    quick = history.by_rule.sum_before("quick", rule, flap_end) - history.by_rule.sum_before(
-        "quick", rule, flap_start
+    # the rule's firings in the last 1 h, 24 h and 7 d, and those settled by flap_end: one look-up
+    windows = [(t - m * MINUTE_NS, t) for m in (HOUR_MIN, DAY_MIN, WEEK_MIN)]
+    windows.append((flap_start, flap_end))
+    counts = history.by_rule.count_between(
+        np.tile(rule, len(windows)),
+        np.concatenate([start for start, _ in windows]),
+        np.concatenate([end for _, end in windows]),
+    ).astype(np.float64)
+    hour, day, week, settled = np.split(counts, len(windows))
+    quick_by = history.by_rule.sum_before(
+        "quick", np.tile(rule, 2), np.concatenate([flap_end, flap_start])
     )
+    quick = quick_by[: len(t)] - quick_by[len(t) :]
     with np.errstate(invalid="ignore", divide="ignore"):
         flap_share = np.where(settled > 0, quick / settled, np.nan)
     rule_rate, rule_n = _impact_rate(context, "by_rule", context.labels.rules.codes(keys), t)
     service_rate, _ = _impact_rate(
-        context, "by_service", context.labels.services.codes(batch.alerts["service"].astype(str)), t
+        context, "by_service", context.labels.services.codes(services), t
     )
     return {
-        "rule_firings_1h": firings(history.by_rule, rule, HOUR_MIN),
-        "rule_firings_24h": firings(history.by_rule, rule, DAY_MIN),
-        "rule_firings_7d": firings(history.by_rule, rule, WEEK_MIN),
+        "rule_firings_1h": hour,
+        "rule_firings_24h": day,
+        "rule_firings_7d": week,
         "service_firings_24h": firings(history.by_service, service, DAY_MIN),
         "minutes_since_rule_fired": since,
         "rule_flap_share_7d": flap_share,

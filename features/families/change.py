@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 from features.catalogue import Feature
 from features.context import AlertBatch, FeatureContext
@@ -47,21 +46,19 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
     last, where = changes.by_service.last_before(keys, t[rows])
     lookback = t[rows] - context.config.change_lookback_min * MINUTE_NS
     recent = (last >= 0) & (last >= lookback)
-    latest = pd.DataFrame(
-        {"row": rows, "last": np.where(recent, last, -1), "where": where, "own": own}
-    )
-    latest = (
-        latest[latest["last"] >= 0]
-        .sort_values(["row", "last", "own"])
-        .drop_duplicates("row", keep="last")
-    )
+    # per alert, its latest recent change: the latest time, then one to the service itself, then
+    # the last listed (a stable sort by row, time, own, and the last of each row)
+    candidates = np.flatnonzero(recent)
+    order = candidates[np.lexsort((own[candidates], last[candidates], rows[candidates]))]
+    ordered_rows = rows[order]
+    latest = order[np.r_[ordered_rows[1:] != ordered_rows[:-1], True]] if len(order) else order
     minutes = np.full(n, np.nan)
     kind = np.full(n, None, dtype=object)
     on_service = np.full(n, np.nan)
-    picked = latest["row"].to_numpy()
-    minutes[picked] = (t[picked] - latest["last"].to_numpy()) / MINUTE_NS
-    kind[picked] = changes.kinds[latest["where"].to_numpy()]
-    on_service[picked] = latest["own"].to_numpy(dtype=float)
+    picked = rows[latest]
+    minutes[picked] = (t[picked] - last[latest]) / MINUTE_NS
+    kind[picked] = changes.kinds[where[latest]]
+    on_service[picked] = own[latest].astype(float)
     recent_count = changes.by_service.count_between(keys, t[rows] - RECENT_MIN * MINUTE_NS, t[rows])
     return {
         "minutes_since_change": minutes,

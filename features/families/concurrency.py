@@ -39,34 +39,47 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
     history, t = context.alerts, batch.fired
     start = t - CONCURRENCY_WINDOW_MIN * MINUTE_NS
     zero = np.zeros(len(t), np.int64)
-    distinct = np.searchsorted(history.distinct_starts, t, "left") - np.searchsorted(
-        history.distinct_ends, t, "left"
-    )
-    pair_t = t[batch.pairs["row"].to_numpy()]
+    distinct = history.services_alerting(t)
+    pair_t = t[batch.pair_columns["row"]]
     on_stage = history.by_stage.count_between(
-        batch.pairs["stage_code"].to_numpy(), pair_t - CONCURRENCY_WINDOW_MIN * MINUTE_NS, pair_t
+        batch.pair_columns["stage_code"], pair_t - CONCURRENCY_WINDOW_MIN * MINUTE_NS, pair_t
     )
     services = batch.alerts["service"].astype(str)
     return {
         "alerts_10m": history.every.count_between(zero, start, t).astype(np.float64),
         "services_alerting_10m": distinct.astype(np.float64),
         "stage_alerts_10m": np.nan_to_num(batch.per_alert(on_stage)),
-        "dependency_alerts_10m": _related_alerts(
-            context, services, context.stages.dependencies, start, t
+        **_related_alerts(
+            context,
+            services,
+            {
+                "dependency_alerts_10m": context.stages.dependencies,
+                "caller_alerts_10m": context.stages.callers,
+            },
+            start,
+            t,
         ),
-        "caller_alerts_10m": _related_alerts(context, services, context.stages.callers, start, t),
     }
 
 
 def _related_alerts(
-    context: FeatureContext, services: pd.Series, related: dict, start, end
-) -> np.ndarray:
-    """Σ over the related services of their alerts in [start, end)."""
-    rows, names = related_pairs(services, related)
+    context: FeatureContext, services: pd.Series, relations: dict[str, dict], start, end
+) -> dict[str, np.ndarray]:
+    """Per relation: Σ over each alert's related services of their alerts in [start, end) (one look-up)."""
+    pairs = {name: related_pairs(services, related) for name, related in relations.items()}
+    rows = np.concatenate([r for r, _ in pairs.values()])
+    names = np.concatenate([np.asarray(n, dtype=object) for _, n in pairs.values()])
     counts = context.alerts.by_service.count_between(
         context.alerts.services.codes(names), start[rows], end[rows]
     )
-    return np.bincount(rows, weights=counts, minlength=len(services)).astype(np.float64)
+    out, at = {}, 0
+    for name, (relation_rows, _) in pairs.items():
+        part = counts[at : at + len(relation_rows)]
+        at += len(relation_rows)
+        out[name] = np.bincount(relation_rows, weights=part, minlength=len(services)).astype(
+            np.float64
+        )
+    return out
 
 
 def related_pairs(

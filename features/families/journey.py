@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from features.catalogue import Feature
 from features.context import AlertBatch, FeatureContext
@@ -57,24 +58,30 @@ FEATURES = (
 
 def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]:
     table = context.stages.table
-    stage = batch.pairs["stage_code"].to_numpy()
+    pairs = batch.pair_columns
+    stage = pairs["stage_code"]
     impact = table["impact"].to_numpy()[stage]
     value = table["value"].to_numpy()[stage]
     position = table["funnel_position"].to_numpy()[stage]
-    journey = table["journey"].astype("category").cat.codes.to_numpy()[stage]
-    hard = (batch.pairs["kind_code"].to_numpy() == KIND_CODES["hard"]).astype(float)
+    journey, journeys = pd.factorize(
+        table["journey"]
+    )  # a code per journey: only distinct ones count
+    hard = (pairs["kind_code"] == KIND_CODES["hard"]).astype(float)
     stages_reached = batch.per_alert(np.ones(len(stage)), "sum")
-    journeys = batch.pairs.assign(journey=journey).drop_duplicates(["row", "journey"])
+    # (alert, journey) once each, however many of the journey's stages the alert reaches
+    distinct = np.unique(pairs["row"] * max(len(journeys), 1) + journey[stage])
     return {
         "mapped": np.isfinite(stages_reached).astype(np.float64),
         "mapped_stages": np.nan_to_num(stages_reached),
-        "mapped_journeys": np.bincount(journeys["row"], minlength=len(batch)).astype(np.float64),
+        "mapped_journeys": np.bincount(
+            distinct // max(len(journeys), 1), minlength=len(batch)
+        ).astype(np.float64),
         "stage_impact_max": batch.per_alert(impact),
         "stage_value_max": batch.per_alert(value),
         "stage_impact_sum": batch.per_alert(impact, "sum"),
         "stage_impact_value_sum": batch.per_alert(impact * value, "sum"),
         "hard_dependency": batch.per_alert(hard),
-        "dependency_hops_min": batch.per_alert(batch.pairs["hops"].to_numpy(), "min"),
+        "dependency_hops_min": batch.per_alert(pairs["hops"], "min"),
         "funnel_position_min": batch.per_alert(position, "min"),
         "funnel_position_max": batch.per_alert(position),
     }

@@ -107,8 +107,8 @@ FEATURES = (
 
 def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]:
     state = context.journey
-    stage = batch.pairs["stage_code"].to_numpy()
-    t = batch.fired[batch.pairs["row"].to_numpy()]
+    stage = batch.pair_columns["stage_code"]
+    t = batch.fired[batch.pair_columns["row"]]
     # windows before k_hi ended strictly before t, and at least the feed's delay before it
     known_by = t - round(context.config.live_data_delay_min * MINUTE_NS) - 1
     k_hi = state.window_index(known_by)

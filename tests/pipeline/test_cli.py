@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 from pipeline.cli import main
@@ -9,7 +10,7 @@ from pipeline.cli import main
 
 def test_validate_prints_the_profile(sample_dir, capsys):
     assert main(["validate", str(sample_dir)]) == 0
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # the console wraps at the terminal's width
     for text in (
         "alerts per day",
         "Sessions per stage",
@@ -44,3 +45,13 @@ def test_simulate_writes_a_data_directory(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path / "d"), "--days", "1", "--seed", "3"]) == 0
     assert (tmp_path / "d" / "alerts.parquet").exists()
     assert "true user impact" in capsys.readouterr().out
+
+
+def test_openmp_threads_wait_passively_unless_told_otherwise(monkeypatch):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "unset by the test")  # so the test restores it after
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+    assert main(["--help"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert main(["--help"]) == 0
+    assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
