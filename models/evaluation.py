@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import f1_score
 
 from models.metrics import impact_weighted_recall, ranking_metrics, ranking_order, slice_metrics
-from models.reference_rankings import reference_scores
+from models.reference_rankings import ORACLE, reference_scores
 
 MODEL = "model"
 SLICES = {"stage": "stage", "source": "alert_source", "severity": "severity"}
@@ -30,6 +30,12 @@ class Evaluation:
 
     def figure(self, ordering: str = MODEL, metric: str | None = None) -> float:
         return float(self.table.loc[ordering, metric or self.primary])
+
+    def best_reference(self, metric: str | None = None) -> str:
+        """The best of today's orderings (severity, criticality_rule, journey_weight) on these alerts:
+        what the period allows without a model. The oracle, which needs the truth, is not one."""
+        references = self.table.drop(index=[MODEL, ORACLE], errors="ignore")
+        return str(references[metric or self.primary].idxmax())
 
 
 def evaluate(

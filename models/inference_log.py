@@ -32,7 +32,18 @@ CREATE TABLE IF NOT EXISTS inference_log (
 );
 CREATE INDEX IF NOT EXISTS inference_log_logged_at ON inference_log (logged_at);
 CREATE INDEX IF NOT EXISTS inference_log_alert ON inference_log (alert_id);
+CREATE INDEX IF NOT EXISTS inference_log_fired_at ON inference_log (fired_at);  -- the dashboard
+CREATE TABLE IF NOT EXISTS verdicts (    -- every human verdict posted to /feedback, never pruned
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    logged_at INTEGER NOT NULL,
+    alert_id TEXT NOT NULL,
+    impact INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    author TEXT,
+    note TEXT
+);
 """
+VERDICT_COLUMNS = ("alert_id", "impact", "ts", "author", "note")  # the contract's feedback table
 COLUMNS = (
     "logged_at",
     "alert_id",
@@ -131,6 +142,77 @@ class InferenceLog:
     def count(self) -> int:
         return self.db.execute("SELECT count(*) FROM inference_log").fetchone()[0]
 
+    def write_verdicts(self, feedback: pd.DataFrame) -> int:
+        """Keep verdicts for retraining: the state store prunes them with its label retention."""
+        rows = [
+            (time.time_ns(), str(a), int(i), int(t), _or_none(u), _or_none(n))
+            for a, i, t, u, n in zip(
+                feedback["alert_id"],
+                feedback["impact"],
+                to_ns(feedback["ts"]).tolist(),
+                feedback.get("author", pd.Series([None] * len(feedback))),
+                feedback.get("note", pd.Series([None] * len(feedback))),
+                strict=True,
+            )
+        ]
+        with self._transaction():
+            self.db.executemany(
+                "INSERT INTO verdicts (logged_at, alert_id, impact, ts, author, note) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def verdicts(self) -> pd.DataFrame:
+        """The latest verdict per alert, in the contract's feedback columns."""
+        frame = pd.read_sql_query(
+            f"SELECT {', '.join(VERDICT_COLUMNS)} FROM verdicts ORDER BY ts, id", self.db
+        )
+        frame["ts"] = from_ns(frame["ts"].to_numpy())
+        frame["impact"] = frame["impact"].astype("int64")
+        return frame.drop_duplicates("alert_id", keep="last").reset_index(drop=True)
+
+    def recent(self, fired_after: pd.Timestamp) -> pd.DataFrame:
+        """The latest answer for each alert fired after `fired_after`, in log order (no features).
+
+        Read on a connection of its own: the dashboard reads while requests write on `self.db`.
+        """
+        after = int(to_ns(pd.DatetimeIndex([fired_after]))[0])
+        columns = ", ".join(c for c in COLUMNS if c != "features")
+        query = (
+            f"SELECT {columns} FROM inference_log WHERE id IN "
+            "(SELECT max(id) FROM inference_log WHERE fired_at > ? GROUP BY alert_id) ORDER BY id"
+        )
+        with self._reader() as db:
+            frame = pd.read_sql_query(query, db, params=(after,))
+        frame["logged_at"] = from_ns(frame["logged_at"].to_numpy())
+        frame["fired_at"] = from_ns(frame["fired_at"].to_numpy())
+        return frame
+
+    def lookup(self, alert_id: str) -> dict | None:
+        """The latest logged answer for one alert, its features parsed; None if it was never ranked."""
+        with self._reader() as db:
+            db.row_factory = sqlite3.Row
+            row = db.execute(
+                "SELECT * FROM inference_log WHERE alert_id = ? ORDER BY id DESC LIMIT 1",
+                (alert_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        found = dict(row)
+        found["features"] = json.loads(found["features"])
+        for name in ("logged_at", "fired_at"):
+            found[name] = pd.Timestamp(found[name], tz="UTC")
+        return found
+
+    @contextlib.contextmanager
+    def _reader(self):
+        db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+        try:
+            yield db
+        finally:
+            db.close()
+
     def _transaction(self):
         return _Transaction(self.db)
 
@@ -197,6 +279,10 @@ def _plain(values: dict) -> dict:
                 None if value is None or (isinstance(value, float) and np.isnan(value)) else value
             )
     return out
+
+
+def _or_none(value):
+    return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
 def _last_copy_of(frame: pd.DataFrame, ids: list) -> pd.DataFrame:

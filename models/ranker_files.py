@@ -16,6 +16,8 @@ from models.calibration import ScoreCalibrator
 from models.ranking import Ranker
 from models.tiers import TierThresholds
 
+PROFILE_FILE = "profile.json"
+
 
 def save_ranker(ranker: Ranker, folder: Path) -> Path:
     """Every fitted part as a file a person can open: booster text, JSON, Parquet, YAML."""
@@ -29,6 +31,7 @@ def save_ranker(ranker: Ranker, folder: Path) -> Path:
         yaml.safe_dump(ranker.journey_map.model_dump(mode="json"), sort_keys=False)
     )
     (folder / "info.json").write_text(json.dumps(ranker.info, indent=2, default=str))
+    (folder / PROFILE_FILE).write_text(json.dumps(ranker.profile, default=str))
     return folder
 
 
@@ -43,4 +46,10 @@ def load_ranker(folder: Path) -> Ranker:
             yaml.safe_load((folder / "journey_map.yaml").read_text())
         ),
         info=json.loads((folder / "info.json").read_text()),
+        profile=_profile(folder / PROFILE_FILE),
     )
+
+
+def _profile(path: Path) -> dict:
+    """Models saved before audits existed carry no profile; `journeyrank audit` says so."""
+    return json.loads(path.read_text()) if path.exists() else {}

@@ -92,6 +92,9 @@ class Ranker:
     info: dict = field(
         default_factory=dict
     )  # trained period, label config, metrics: for the model card
+    profile: dict = field(
+        default_factory=dict
+    )  # the reference for drift audits (models/profile.py)
 
     @cached_property
     def stages(self) -> StageIndex:

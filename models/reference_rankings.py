@@ -7,6 +7,7 @@ import pandas as pd
 
 from features.families.alert import SEVERITY_LEVEL
 
+ORACLE = "oracle"  # the ordering by true impact: only where the truth is known
 SEVERITY_WEIGHT = {"critical": 1.0, "high": 0.7, "warning": 0.4, "info": 0.1}
 _RECENCY_SCALE = 1e-3  # recency only breaks ties: it stays below one severity step
 
@@ -47,5 +48,5 @@ def reference_scores(
         "journey_weight": journey_weight_score(table),
     }
     if truth is not None:
-        scores["oracle"] = oracle_score(table, truth)
+        scores[ORACLE] = oracle_score(table, truth)
     return scores

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +21,21 @@ def use_tracking(uri: str, experiment: str = EXPERIMENT) -> MlflowClient:
     """Point MLflow (tracking and registry) at `uri` and make sure the experiment exists."""
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    if client.get_experiment_by_name(experiment) is None:
+        with contextlib.suppress(MlflowException):  # another process may have created it first
+            client.create_experiment(experiment, artifact_location=artifact_root(uri))
     mlflow.set_experiment(experiment)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+    return client
+
+
+def artifact_root(uri: str) -> str | None:
+    """Artifacts beside a SQLite store (MLflow's default is ./mlruns of whatever the working
+    directory is); a tracking server keeps its own default."""
+    prefix = "sqlite:///"
+    if not uri.startswith(prefix):
+        return None
+    return (Path(uri[len(prefix) :]).resolve().parent / "mlartifacts").as_uri()
 
 
 def version_of(client: MlflowClient, name: str, alias: str):

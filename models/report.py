@@ -11,6 +11,7 @@ from sklearn.metrics import precision_recall_curve
 
 from models.evaluation import MODEL, SLICES, comparison_table
 from models.metrics import ECE_BINS, expected_calibration_error, ranking_order
+from models.reference_rankings import ORACLE
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -20,7 +21,6 @@ if TYPE_CHECKING:
     from models.training import TimeSplit
 
 DPI = 110
-ORACLE = "oracle"
 UNMAPPED = "(unmapped)"  # the slice value models.metrics.slice_metrics gives alerts without a stage
 TOP_GAIN_FEATURES = 25
 TOP_SHAP_FEATURES = 20

@@ -19,6 +19,7 @@ from features.stages import StageIndex
 from features.table import FeatureTable, build_feature_table
 from models.config import TrainConfig
 from models.evaluation import Evaluation, evaluate
+from models.profile import build_profile
 from models.ranker_model import log_ranker
 from models.ranking import META_INPUTS, Ranker
 from models.registry import (
@@ -69,6 +70,7 @@ def train(
     )
     step("held-out evaluation")
     evaluation = _evaluate(ranker, split.test, split, config, data.truth)
+    ranker.profile = reference_profile(ranker, split, evaluation)
     step("MLflow run")
     client = use_tracking(settings.tracking_uri)
     with mlflow.start_run(run_name="train") as run:
@@ -152,6 +154,27 @@ def _evaluate(
         scored["impact_probability"].to_numpy(),
         budget_share(config, split.days("test"), len(frame)),
         truth,
+    )
+
+
+def reference_profile(ranker: Ranker, split: TimeSplit, evaluation: Evaluation) -> dict:
+    """What audits compare against: the validation and held-out days, which the booster never fit.
+
+    The training days are left out on purpose: their first week has cold alert histories, and
+    the booster has seen their scores, so later periods would look drifted against them.
+    """
+    reference = pd.concat([split.validation, split.test], ignore_index=True)
+    scored = ranker.score(reference)
+    held_out_tiers = scored["tier"].iloc[len(split.validation) :]
+    return build_profile(
+        reference,
+        scored,
+        ranker.spec.features,
+        set(ranker.spec.categorical),
+        evaluation,
+        held_out_tiers,
+        split.days("test"),
+        str(ranker.journey_map.version),
     )
 
 
