@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOKEN_ENV = "JOURNEYRANK_API_TOKEN"
 OPEN_PATHS = ("/healthz", "/readyz", "/livez", "/metrics", "/docs", "/docs.json", "/ui")
+DASHBOARD_PATH = "/ui"
 
 
 class Guard:
@@ -23,7 +24,8 @@ class Guard:
         return os.environ.get(TOKEN_ENV) or None  # never logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _under(scope["path"], DASHBOARD_PATH):
+            # the dashboard signs its users in with a cookie of its own (serving/dashboard/auth.py)
             await self.app(scope, receive, send)
             return
         token = self.token
@@ -90,6 +92,10 @@ class _ValidationAs422:
             }
         )
         await self.send({"type": "http.response.body", "body": body})
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
 
 
 def _first_problem(details: list[dict]) -> str:

@@ -1,0 +1,183 @@
+"""The dashboard's web app: the ranked queue, journey health and a drill-down per alert (`GET /ui`).
+
+Read-only and offline: pages are rendered on the server (charts as inline SVG); the one script
+and style sheet ship in static/. Handlers are plain functions: Starlette runs them on its thread
+pool, so reading the engine's state never blocks the service's event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from serving.dashboard import auth
+
+HERE = Path(__file__).parent
+REFRESH_S = 15
+NO_STORE = {"cache-control": "no-store"}
+_templates = Environment(
+    loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
+    """The dashboard app; `engine_of()` gives the service's RankingEngine when a request comes."""
+    # pandas and the engine's modules load in the worker at the first page, not where the
+    # service module is only imported to read its shape (see serving/service.py)
+
+    def queue_page(request: Request) -> Response:
+        from serving.dashboard import data
+
+        engine, filters = engine_of(), _filters(request)
+        rows = data.queue(engine, filters)
+        return _page(
+            request,
+            engine,
+            "queue.html",
+            rows=rows,
+            filters=filters,
+            choices=data.filter_choices(engine),
+            hours=data.QUEUE_HOURS,
+            refresh_s=REFRESH_S,
+        )
+
+    def queue_api(request: Request) -> Response:
+        from serving.dashboard import data
+
+        rows = data.queue(engine_of(), _filters(request))
+        return JSONResponse({"rows": rows}, headers=NO_STORE)
+
+    def health_page(request: Request) -> Response:
+        from serving.dashboard import data, svg
+
+        engine = engine_of()
+        journeys = data.journey_health(engine, data.queue(engine, data.Filters()))
+        for journey in journeys:
+            journey["funnel_svg"] = svg.funnel(journey["stages"])
+        return _page(
+            request,
+            engine,
+            "health.html",
+            journeys=journeys,
+            window_min=data.HEALTH_WINDOW_MIN,
+            hurting_z=data.HURTING_Z,
+            hurting_drop=data.HURTING_DROP,
+        )
+
+    def alert_page(request: Request) -> Response:
+        from serving.dashboard import data, svg
+
+        engine = engine_of()
+        detail = data.alert_detail(engine, request.path_params["alert_id"])
+        if detail is None:
+            return _page(request, engine, "missing.html", status_code=404)
+        chart = detail["waterfall"]
+        return _page(
+            request,
+            engine,
+            "alert.html",
+            a=detail,
+            waterfall_svg=svg.waterfall(chart["items"], chart["base"], chart["total"]),
+            curve_svg=svg.curve(detail["curve"], marker=0.0),
+        )
+
+    async def login(request: Request) -> Response:
+        token = auth.configured_token()
+        if token is None:
+            return RedirectResponse(f"{_base(request)}/", status_code=303)
+        if request.method == "GET":
+            return _login_form(request)
+        form = await request.form()
+        if not auth.token_matches(str(form.get("token", "")), token):
+            return _login_form(request, "That token is not right.", status_code=401)
+        response = RedirectResponse(f"{_base(request)}/", status_code=303)
+        response.set_cookie(
+            auth.COOKIE,
+            auth.session_value(token),
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path=f"{_base(request)}/",
+        )
+        return response
+
+    return Starlette(
+        routes=[
+            Route("/", queue_page),
+            Route("/health", health_page),
+            Route("/alerts/{alert_id:path}", alert_page),
+            Route("/api/queue", queue_api),
+            Route("/login", login, methods=["GET", "POST"]),
+            Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+        ],
+        middleware=[Middleware(SignInRequired)],
+    )
+
+
+class SignInRequired:
+    """With a token configured, pages redirect to the sign-in form and the JSON API answers 401
+    until the request's cookie proves the token was given."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = _route_path(scope)
+        if scope["type"] != "http" or path == "/login" or path.startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if auth.signed_in(request.cookies.get(auth.COOKIE), auth.configured_token()):
+            await self.app(scope, receive, send)
+            return
+        if path.startswith("/api/"):
+            response: Response = JSONResponse({"error": "sign in first"}, status_code=401)
+        else:
+            response = RedirectResponse(f"{_base(request)}/login", status_code=303)
+        await response(scope, receive, send)
+
+
+def _page(request: Request, engine, template: str, status_code: int = 200, **values) -> Response:
+    from serving.dashboard.data import now_ns
+
+    now = datetime.fromtimestamp(now_ns(engine) / 1e9, UTC)
+    body = _templates.get_template(template).render(
+        base=_base(request),
+        page=template.removesuffix(".html"),
+        model=engine.model,
+        now=f"{now:%Y-%m-%d %H:%M} UTC",
+        **values,
+    )
+    return HTMLResponse(body, status_code=status_code, headers=NO_STORE)
+
+
+def _login_form(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+    body = _templates.get_template("login.html").render(base=_base(request), error=error)
+    return HTMLResponse(body, status_code=status_code, headers=NO_STORE)
+
+
+def _filters(request: Request):
+    from serving.dashboard.data import FILTERED, Filters
+
+    return Filters(**{name: request.query_params.get(name) or None for name in FILTERED})
+
+
+def _base(request: Request) -> str:
+    """Where the app is mounted (`/ui`): every link and the cookie's path start there."""
+    return request.scope.get("root_path", "").rstrip("/")
+
+
+def _route_path(scope: Scope) -> str:
+    root = scope.get("root_path", "")
+    path = scope["path"]
+    return path[len(root) :] if root and path.startswith(root) else path
