@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, FiniteFloat, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FiniteFloat,
+    model_validator,
+)
 
 Severity = Literal["critical", "high", "warning", "info"]
 Signal = Literal["latency", "errors", "saturation", "availability", "anomaly", "other"]
 Tier = Literal["P1", "P2", "P3", "P4"]
 Count = Annotated[int, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1, max_length=512)]
+# pandas holds times as int64 nanoseconds: a year outside 1678..2261 cannot be stored
+EARLIEST, LATEST = datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)
+
+
+def _storable(when: datetime) -> datetime:
+    if not EARLIEST <= when < LATEST:
+        raise ValueError("time stamp outside the years 1678-2261")
+    return when
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_storable)]
 
 
 class _In(BaseModel):
@@ -21,10 +41,8 @@ class AlertIn(_In):
     """One alert firing, in the contract's alerts schema (adapters map native payloads to it)."""
 
     alert_id: Text = Field(description="Unique id; a re-sent id replaces the earlier copy.")
-    fired_at: AwareDatetime = Field(description="When it fired, with a time zone (ISO 8601).")
-    resolved_at: AwareDatetime | None = Field(
-        None, description="When it resolved; null while firing."
-    )
+    fired_at: Instant = Field(description="When it fired, with a time zone (ISO 8601).")
+    resolved_at: Instant | None = Field(None, description="When it resolved; null while firing.")
     source: Text = Field(
         description="The tool that sent it: prometheus, grafana, datadog, pagerduty, aiops, …"
     )
@@ -90,7 +108,7 @@ class RankResponse(BaseModel):
 class OutcomeRow(_In):
     """One row of journey_outcomes: a window × journey × stage × segment (× region)."""
 
-    window_start: AwareDatetime = Field(description="Start of the window, with a time zone.")
+    window_start: Instant = Field(description="Start of the window, with a time zone.")
     journey: Text
     stage: Text
     segment: Text
@@ -110,7 +128,7 @@ class OutcomeRow(_In):
 
 class ChangeIn(_In):
     change_id: Text
-    ts: AwareDatetime
+    ts: Instant
     service: Text
     kind: Text = Field(description="deploy, config, feature_flag, experiment, …")
     description: str | None = None
@@ -121,7 +139,7 @@ class FeedbackIn(_In):
     impact: Literal[0, 1] = Field(
         description="1: the alert had user impact; 0: it did not. Overrides the derived label."
     )
-    ts: AwareDatetime
+    ts: Instant
     author: str | None = None
     note: str | None = None
 

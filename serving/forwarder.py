@@ -1,0 +1,176 @@
+"""Forwarding: each ranked batch, filtered by tier, goes on to a webhook through the durable outbox.
+
+Alertmanager and Grafana ignore a webhook's answer, so JourneyRank can sit in the path and send
+the alerts that matter on (an on-call tool, a chat hook) with tier, reasons and playbook attached.
+A thread delivers the outbox in order, retrying with exponential backoff while the downstream
+is away; a 4xx other than 408/429 is a refusal for good and is kept with its error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from serving.api_models import AlertIn, RankResponse
+from serving.outbox import Delivery, Outbox
+
+log = logging.getLogger(__name__)
+RETRYABLE_4XX = (408, 425, 429)
+SETTLED_KEPT_S = 7 * 24 * 3600  # how long delivered keys are kept (a re-send within it is dropped)
+IDLE_WAIT_S = 30.0  # with nothing due, look at the outbox again after this (or when woken)
+LEASE_EXTRA_S = 5.0  # a taken delivery left unsettled (the process died) is retried after its
+# post's timeout and this much more
+
+
+class ForwardSettings(BaseSettings):
+    """JOURNEYRANK_FORWARD_*: where ranked alerts go next, and which of them."""
+
+    model_config = SettingsConfigDict(env_prefix="JOURNEYRANK_FORWARD_", extra="ignore")
+
+    url: str | None = Field(None, description="Webhook that receives ranked batches; off if unset.")
+    tiers: str = Field("P1,P2", description="Comma-separated tiers forwarded (e.g. only pages).")
+    token: str | None = Field(None, description="Sent as `Authorization: Bearer <token>`.")
+    timeout_s: float = Field(10.0, gt=0)
+    backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt.")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest delay between attempts.")
+
+    @property
+    def tier_set(self) -> frozenset[str]:
+        return frozenset(t.strip().upper() for t in self.tiers.split(",") if t.strip())
+
+
+class Forwarder:
+    def __init__(self, settings: ForwardSettings, outbox: Outbox) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failures = 0  # consecutive failed attempts: the downstream's backoff
+
+    @classmethod
+    def from_env(cls, home: Path) -> Forwarder | None:
+        settings = ForwardSettings()
+        return cls(settings, Outbox.in_home(home)) if settings.url else None
+
+    # ------------------------------------------------------------------ requests' side
+
+    def enqueue(self, alerts: list[AlertIn], response: RankResponse, via: str) -> int:
+        """Queue the batch's alerts in the forwarded tiers, durably; returns how many."""
+        chosen = [r for r in response.ranked if r.tier in self.settings.tier_set]
+        if not chosen:
+            return 0
+        sent = {a.alert_id: a for a in alerts}
+        items = [_item(r.model_dump(mode="json"), sent.get(r.alert_id)) for r in chosen]
+        # the same alerts at the same tiers are the same delivery: a re-sent batch is not queued
+        basis = "|".join(sorted(f"{r.alert_id}:{r.tier}" for r in chosen))
+        key = hashlib.sha256(f"{response.model.version}|{basis}".encode()).hexdigest()[:32]
+        body = {
+            "idempotency_key": key,
+            "sender": "journeyrank",
+            "received_via": via,
+            "sent_at": datetime.now(UTC).isoformat(),
+            "model": response.model.model_dump(mode="json"),
+            "alerts": items,
+        }
+        self.outbox.add(key, json.dumps(body))
+        self._wake.set()
+        return len(items)
+
+    # ------------------------------------------------------------------ the delivering thread
+
+    def start(self) -> None:
+        self.outbox.prune(SETTLED_KEPT_S)
+        self._thread = threading.Thread(target=self._run, name="journeyrank-forwarder", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        with httpx.Client(timeout=self.settings.timeout_s) as client:
+            while not self._stop.is_set():
+                try:
+                    self.deliver_due(client)
+                    wait = self.outbox.next_due_s()
+                except Exception:  # a broken turn must not end the thread: log, wait, retry
+                    log.exception("forwarding failed; retrying")
+                    wait = self.settings.backoff_s
+                self._wake.wait(IDLE_WAIT_S if wait is None else min(wait, IDLE_WAIT_S))
+                self._wake.clear()
+
+    def deliver_due(self, client: httpx.Client) -> int:
+        """Post every due delivery, oldest first; returns how many were taken downstream."""
+        delivered = 0
+        while not self._stop.is_set():
+            lease_s = self.settings.timeout_s + LEASE_EXTRA_S
+            batch = self.outbox.take_due(limit=50, lease_s=lease_s)
+            if not batch:
+                return delivered
+            for i, delivery in enumerate(batch):
+                wait = self._post(client, delivery)
+                if wait is not None:
+                    # the downstream is away: the rest wait behind the first, in order, untried
+                    for later in batch[i + 1 :]:
+                        self.outbox.retry(later, "downstream away", wait, attempted=False)
+                    return delivered
+                delivered += 1
+        return delivered
+
+    def _post(self, client: httpx.Client, delivery: Delivery) -> float | None:
+        """Post one delivery: None once settled, else the seconds until it is tried again."""
+        headers = {"content-type": "application/json", "idempotency-key": delivery.key}
+        if self.settings.token:
+            headers["authorization"] = f"Bearer {self.settings.token}"
+        try:
+            answer = client.post(self.settings.url, content=delivery.body, headers=headers)
+        except httpx.HTTPError as err:
+            return self._later(delivery, f"{type(err).__name__}: {err}")
+        if answer.is_success:
+            self.outbox.delivered(delivery)
+            self._failures = 0
+            return None
+        error = f"HTTP {answer.status_code}: {answer.text[:200]}"
+        if 400 <= answer.status_code < 500 and answer.status_code not in RETRYABLE_4XX:
+            log.error("downstream refused delivery %s for good: %s", delivery.key, error)
+            self.outbox.failed(delivery, error)
+            return None  # refused, not away: the next delivery may go
+        return self._later(delivery, error)
+
+    def _later(self, delivery: Delivery, error: str) -> float:
+        """Exponential backoff over the downstream's consecutive failures, with jitter."""
+        backoff = min(
+            self.settings.backoff_max_s, self.settings.backoff_s * 2 ** min(self._failures, 30)
+        )
+        self._failures += 1
+        wait = backoff * random.uniform(0.5, 1.0)
+        log.warning("forwarding %s failed (%s); next attempt in %.1f s", delivery.key, error, wait)
+        self.outbox.retry(delivery, error, wait)
+        return wait
+
+
+def _item(ranked: dict, alert: AlertIn | None) -> dict:
+    """A ranked alert with what the on-call tool needs to show it (name, service, severity, when)."""
+    if alert is None:
+        return ranked
+    return {
+        **ranked,
+        "dedup_key": ranked["alert_id"],
+        "alert_name": alert.alert_name,
+        "service": alert.service,
+        "severity": alert.severity,
+        "source": alert.source,
+        "fired_at": alert.fired_at.isoformat(),
+    }
