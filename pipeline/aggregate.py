@@ -23,15 +23,26 @@ def aggregate(
     out_path: Path,
     window_min: int = WINDOW_MIN,
     progress: Progress | None = None,
+    engine: str = "pandas",
 ) -> AggregationResult:
     """Aggregate `events_path` into `window_min`-minute journey outcomes at `out_path` (.parquet or .csv).
 
-    Bad input raises ContractError and leaves `out_path` untouched.
+    `engine` "pandas" streams on this machine; "spark" runs the same definition on Spark
+    (SPARK_MASTER, spark-submit's master, or local[2]). Bad input raises ContractError and
+    leaves `out_path` untouched.
     """
     if window_min < 1:
         raise ValueError(f"window_min must be a whole number of minutes ≥ 1, got {window_min}")
     events_path, out_path = Path(events_path), Path(out_path)
-    result = aggregate_session_events(events_path, pd.Timedelta(minutes=window_min), progress)
+    window = pd.Timedelta(minutes=window_min)
+    if engine == "spark":
+        result = _aggregate_on_spark(events_path, window)
+        if progress is not None:  # Spark reports its own stages; the bar only learns the end
+            progress(result.events_read, result.events_read)
+    elif engine == "pandas":
+        result = aggregate_session_events(events_path, window, progress)
+    else:
+        raise ValueError(f"engine must be pandas or spark, got {engine!r}")
     if result.outcomes.empty:
         # journey_outcomes needs rows; an empty file would fail every later loader.
         orphans = f"{result.orphan_events} of them at stages their session never entered"
@@ -42,6 +53,14 @@ def aggregate(
     outcomes = validate_table(result.outcomes, JOURNEY_OUTCOMES, out_path.name)
     write_atomically(outcomes, out_path)
     return result
+
+
+def _aggregate_on_spark(events_path: Path, window: pd.Timedelta) -> AggregationResult:
+    from pipeline.spark.aggregate import aggregate_session_events_spark
+    from pipeline.spark.session import spark_session
+
+    with spark_session() as spark:
+        return aggregate_session_events_spark(spark, events_path, window)
 
 
 def write_atomically(table: pd.DataFrame, out_path: Path) -> None:

@@ -21,13 +21,19 @@ class FeaturesResult:
     out: Path
     spec_path: Path
     catalogue_path: Path
-    truth_agreement: dict[str, float] | None  # derived labels against the simulator's truth, when present
+    # derived labels against the simulator's truth, when present
+    truth_agreement: dict[str, float] | None
 
 
 def truth_agreement(frame, truth) -> dict[str, float]:
     """Precision and recall of the derived labels against the truth: the label-noise ceiling."""
     labelled = frame[frame["label"].notna()]
-    true = truth.set_index("alert_id")["true_impact"].reindex(labelled["alert_id"]).fillna(0).to_numpy()
+    true = (
+        truth.set_index("alert_id")["true_impact"]
+        .reindex(labelled["alert_id"])
+        .fillna(0)
+        .to_numpy()
+    )
     derived = labelled["label"].astype(int).to_numpy()
     hits = float(((derived == 1) & (true == 1)).sum())
     return {
@@ -43,10 +49,19 @@ def run_features(
     out: Path,
     config: FeatureJobConfig | None = None,
     progress: Callable[[str], None] | None = None,
+    engine: str = "pandas",
 ) -> FeaturesResult:
-    """Write OUT (features + labels + impact_weight), OUT's spec (.spec.json) and the catalogue (.catalogue.md)."""
+    """Write OUT (features + labels + impact_weight), OUT's spec (.spec.json) and the catalogue (.catalogue.md).
+
+    `engine` "pandas" computes on this machine; "spark" runs the same definitions on Spark.
+    """
     data = load_data_dir(data_dir)
-    table = build_feature_table(data, config, progress=progress)
+    if engine == "spark":
+        table = _build_on_spark(data, config)
+    elif engine == "pandas":
+        table = build_feature_table(data, config, progress=progress)
+    else:
+        raise ValueError(f"engine must be pandas or spark, got {engine!r}")
     spec = FeatureSpec.from_table(
         table.frame, table.config, table.window_ns, str(data.journey_map.version)
     )
@@ -58,6 +73,14 @@ def run_features(
     write_atomically(catalogue_path, lambda tmp: tmp.write_text(feature_catalogue()))
     agreement = truth_agreement(table.frame, data.truth) if data.truth is not None else None
     return FeaturesResult(table, spec, out, spec_path, catalogue_path, agreement)
+
+
+def _build_on_spark(data, config: FeatureJobConfig | None) -> FeatureTable:
+    from pipeline.spark.features import build_feature_table_spark
+    from pipeline.spark.session import spark_session
+
+    with spark_session() as spark:
+        return build_feature_table_spark(spark, data, config)
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

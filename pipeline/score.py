@@ -29,6 +29,11 @@ def score_alerts(
     ranker: Ranker, data: DataDir, alerts: pd.DataFrame, model_version: str = ""
 ) -> pd.DataFrame:
     """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each fired_at."""
+    return ranker.rank(scoring_rows(ranker, data, alerts), model_version=model_version)
+
+
+def scoring_rows(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
+    """What the ranker takes for `alerts`: identity columns and features as of each fired_at."""
     history = pd.concat(
         [data.alerts[~data.alerts["alert_id"].isin(alerts["alert_id"])], alerts], ignore_index=True
     )
@@ -50,18 +55,33 @@ def score_alerts(
         config=ranker.spec.config.features,
         journey=journey,
     )
-    return ranker.rank(
-        ranker_rows(alerts, build_features(alerts, context)), model_version=model_version
-    )
+    return ranker_rows(alerts, build_features(alerts, context))
 
 
 def score(
-    model_uri: str, data_dir: Path, alerts_path: Path, out: Path, settings: Settings
+    model_uri: str,
+    data_dir: Path,
+    alerts_path: Path,
+    out: Path,
+    settings: Settings,
+    engine: str = "pandas",
 ) -> ScoreResult:
+    """`engine` "spark" ranks the rows with `mlflow.pyfunc.spark_udf` on the registered model."""
     client = use_tracking(settings.tracking_uri)
     _, version = resolve(client, model_uri)
     ranker = load_ranker_from(model_uri)
-    ranked = score_alerts(ranker, load_data_dir(data_dir), load_alerts(alerts_path), version or "")
+    data, alerts = load_data_dir(data_dir), load_alerts(alerts_path)
+    if engine == "spark":
+        from pipeline.spark.score import rank_on_spark
+        from pipeline.spark.session import spark_session
+
+        with spark_session() as spark:
+            rows = scoring_rows(ranker, data, alerts)
+            ranked = rank_on_spark(spark, model_uri, rows, version or "")
+    elif engine == "pandas":
+        ranked = score_alerts(ranker, data, alerts, version or "")
+    else:
+        raise ValueError(f"engine must be pandas or spark, got {engine!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".csv":
         write_atomically(out, lambda tmp: ranked.to_csv(tmp, index=False))

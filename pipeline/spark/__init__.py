@@ -1,0 +1,1 @@
+"""The Spark engine of the offline jobs: the project's own definitions, partitioned by Spark."""
