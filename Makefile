@@ -9,7 +9,7 @@ SAMPLE := data/sample
 SAMPLE_DAYS := 21
 SAMPLE_SEED := 20261101
 
-.PHONY: help setup demo test test-fast bench lint format sample docs clean
+.PHONY: help setup demo test test-fast reliability bench lint format sample docs notebooks clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -26,6 +26,9 @@ test: setup ## Run every test (unit, contract, model, integration)
 
 test-fast: setup ## Run the tests that start no servers
 	$(RUN) pytest -m "not integration and not browser"
+
+reliability: setup ## Fuzz, load, kill -9 and downstream-down on loopback; prints the table (also in `make test`)
+	$(RUN) pytest tests/serving/test_reliability.py
 
 bench: setup ## Run the benchmarks side by side and print ratios
 	$(RUN) python -m benchmarks
@@ -44,6 +47,9 @@ sample: setup ## Re-make the committed sample data set (data/sample)
 
 docs: setup ## Regenerate the docs made from code (data contract, feature catalogue)
 	$(RUN) python -m pipeline.docs
+
+notebooks: setup ## Rebuild notebooks/*.ipynb from their sources in notebooks/src/ (no outputs)
+	$(RUN) python notebooks/build_notebooks.py
 
 clean: ## Remove the working folder and caches (keeps the sample data)
 	rm -rf .journeyrank .pytest_cache .ruff_cache test-artifacts

@@ -62,7 +62,11 @@ class OnlineFeatureState:
         self._alerts = _GrowingFrame(_plain(empty_frame(ALERTS)), ["alert_id"])
         self.changes = _plain(empty_frame(CHANGES))
         self.feedback = _plain(empty_frame(FEEDBACK))
-        self.derived = pd.DataFrame()  # matured derived labels of alerts still in the state
+        # matured derived labels of alerts still in the state (the columns even when none: a
+        # verdict may come before any label has matured)
+        self.derived = pd.DataFrame(
+            columns=["alert_id", "matured_at", "label", "alert_name", "service"]
+        )
         self.label_totals = pd.DataFrame(columns=list(HISTORY_COLUMNS))  # folded older labels
         # alerts whose impact window has not closed yet, and the earliest fired_at among them
         self._pending = _GrowingFrame(pd.DataFrame(), ["alert_id"])

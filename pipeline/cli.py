@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -29,8 +29,21 @@ errors = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
+AUDIT_FAILED = 3  # `journeyrank audit --fail-on`: the verdict reached the level asked for
 
 ScaleName = Enum("ScaleName", {name: name for name in SCALES}, type=str)
+
+
+class Engine(StrEnum):
+    """Where an offline job runs: this machine (pandas) or Spark (SPARK_MASTER, spark-submit, or local[2])."""
+
+    pandas = "pandas"
+    spark = "spark"
+
+
+EngineOption = Annotated[
+    Engine, typer.Option(help="pandas: this machine; spark: the same definitions on Spark.")
+]
 
 
 @app.command()
@@ -128,6 +141,7 @@ def aggregate(
     events: Annotated[Path, typer.Option(help="session_events file (Parquet or CSV).")],
     out: Annotated[Path, typer.Option(help="journey_outcomes file to write (.parquet or .csv).")],
     window_min: Annotated[int, typer.Option(min=1, help="Window width in minutes.")] = 5,
+    engine: EngineOption = Engine.pandas,
 ) -> None:
     """Turn raw session events into journey outcomes, streaming (memory stays bounded)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -142,6 +156,7 @@ def aggregate(
             out,
             window_min,
             progress=lambda done, total: bar.update(task, completed=done, total=total),
+            engine=engine.value,
         )
     console.print(
         f"{result.events_read:,} events → {len(result.outcomes):,} outcome rows in {result.partitions} partition(s); "
@@ -157,6 +172,7 @@ def features(
         Path,
         typer.Option(help="Parquet file to write: features + labels + impact_weight per alert."),
     ],
+    engine: EngineOption = Engine.pandas,
 ) -> None:
     """Label every alert and compute its point-in-time features (plus the spec and the catalogue)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -170,7 +186,10 @@ def features(
     ) as bar:
         task = bar.add_task("features", total=len(steps))
         result = run_features(
-            data, out, progress=lambda step: bar.update(task, advance=1, description=step)
+            data,
+            out,
+            progress=lambda step: bar.update(task, advance=1, description=step),
+            engine=engine.value,
         )
     frame = result.table.frame
     labelled = frame["label"].notna()
@@ -269,13 +288,16 @@ def score(
     ],
     alerts: Annotated[Path, typer.Option(help="Alerts to rank (alerts schema, Parquet or CSV).")],
     out: Annotated[Path, typer.Option(help="Ranked output (.parquet or .csv).")],
+    engine: Annotated[
+        Engine, typer.Option(help="spark: rank with mlflow.pyfunc.spark_udf on the model.")
+    ] = Engine.pandas,
 ) -> None:
     """Batch ranking: each alert scored as if live at its fired_at, with context from DATA."""
     from features.settings import load_settings
     from pipeline.score import score as run_score
 
     with _steps("scoring"):
-        result = run_score(model, data, alerts, out, load_settings())
+        result = run_score(model, data, alerts, out, load_settings(), engine=engine.value)
     tiers = result.ranked["tier"].value_counts().reindex(["P1", "P2", "P3", "P4"], fill_value=0)
     console.print(
         f"{len(result.ranked):,} alerts ranked: "
@@ -397,6 +419,73 @@ def outcomes(
     console.print(f"MLflow run {result.run_id} (experiment outcomes)")
 
 
+@app.command("export-feedback")
+def export_feedback_command(
+    out: Annotated[Path, typer.Option(help="Feedback file to write (.parquet or .csv).")],
+) -> None:
+    """Export the verdicts posted to /feedback, for `journeyrank train --feedback FILE`."""
+    from features.settings import load_settings
+    from pipeline.feedback_export import export_feedback
+
+    rows = export_feedback(load_settings(), out)
+    console.print(f"{rows:,} verdicts (the latest per alert) → {out}")
+
+
+class FailOn(StrEnum):
+    investigate = "investigate"
+    retrain = "retrain"
+
+
+@app.command()
+def audit(
+    model: Annotated[str, typer.Option(help="Model URI, e.g. models:/journeyrank@champion.")],
+    data: Annotated[
+        Path,
+        typer.Option(help="Data directory whose outcomes (and feedback) label the period."),
+    ],
+    out: Annotated[Path, typer.Option(help="Directory for audit.html and audit.json.")],
+    since: Annotated[
+        str | None,
+        typer.Option(help="Audit alerts fired from this time on (ISO 8601 with a time zone)."),
+    ] = None,
+    fail_on: Annotated[
+        FailOn | None,
+        typer.Option(
+            help=f"Exit {AUDIT_FAILED} when the verdict reaches this level (for CI and cron)."
+        ),
+    ] = None,
+) -> None:
+    """Is the model still the one we trained? Feature and score drift, coverage, performance, verdict."""
+    from features.settings import load_settings
+    from pipeline.audit import run_audit
+    from pipeline.render import frame_table
+
+    with _steps("auditing"):
+        result = run_audit(model, data, out, load_settings(), since)
+    found = result.audit
+    console.print(
+        f"{found.alerts:,} alerts from {found.source} "
+        f"({found.period[0]:%Y-%m-%d %H:%M} → {found.period[1]:%Y-%m-%d %H:%M} UTC), "
+        f"model {found.model_uri} v{found.version}"
+    )
+    moved = found.features[found.features["level"] != "stable"]
+    if len(moved):
+        columns = ["feature", "importance_rank", "psi", "test", "p_value", "level"]
+        shown = moved[columns].head(10).set_index("feature")
+        console.print(
+            frame_table(shown, "features that moved (PSI on the training bins)", "feature")
+        )
+    colour = {"ok": "green", "investigate": "yellow", "retrain": "red"}[found.verdict.level]
+    console.print(f"verdict: [bold {colour}]{found.verdict.level}[/bold {colour}]")
+    for reason in found.verdict.reasons:
+        console.print(f"  - {reason}", highlight=False)
+    for path in (result.html, result.json):
+        console.print(f"  wrote {path}")
+    console.print(f"MLflow run {result.run_id} (experiment audits)")
+    if fail_on is not None and result.reaches(fail_on.value):
+        raise typer.Exit(AUDIT_FAILED)
+
+
 @app.command()
 def demo() -> None:
     """What `make demo` runs: the main job end to end on the embedded sample data."""
@@ -431,7 +520,8 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.setdefault(name, value)  # an explicit setting wins
     _quiet_libraries()
     try:
-        app(args=argv, standalone_mode=False)
+        # outside standalone mode click hands back a command's typer.Exit code as the result
+        code = app(args=argv, standalone_mode=False)
     except ContractError as err:
         errors.print(f"[red]error[/red]: {err}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
@@ -452,7 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         errors.print("(set JOURNEYRANK_DEBUG=1 for the traceback)", style="dim")
         return EXIT_FAILURE
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 
 from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
-from features.timeaxis import to_ns
+from features.timeaxis import MINUTE_NS, to_ns
 from models.inference_log import InferenceLog
 from models.ranker_files import load_ranker
 from models.ranking import Ranker, ranker_rows
@@ -35,7 +35,7 @@ from serving.api_models import (
     RankResponse,
 )
 from serving.live import LiveState
-from serving.state import SqliteStateStore
+from serving.stores import StateStore, open_state_store
 from serving.warm import warm_start
 
 MAX_ALERTS_PER_REQUEST = 1000
@@ -52,7 +52,7 @@ class TooManyAlerts(ValueError):
 class RankingEngine:
     ranker: Ranker
     model: ModelInfo
-    store: SqliteStateStore
+    store: StateStore  # SQLite in home, or Redis shared by replicas (JOURNEYRANK_STATE_URL)
     log: InferenceLog
     live: LiveState
     max_alerts: int = MAX_ALERTS_PER_REQUEST
@@ -76,7 +76,7 @@ class RankingEngine:
         warm_until: pd.Timestamp | None = None,
     ) -> RankingEngine:
         ranker = load_ranker(ranker_dir)
-        store = SqliteStateStore.in_home(settings.home)
+        store = open_state_store(settings)
         if warm_from is not None and store.is_empty():
             warm_start(store, ranker, warm_from, warm_until)
         engine = cls(
@@ -235,13 +235,35 @@ class RankingEngine:
         for column in ("window_start", "ts"):
             if column in frame:
                 frame[column] = pd.to_datetime(frame[column], utc=True).astype(TIMESTAMP_DTYPE)
+        if name == "feedback":
+            self.log.write_verdicts(frame)  # kept for `journeyrank export-feedback` and retraining
         with self._state:
+            if name == "outcomes":
+                frame = self._recent_outcomes(frame)
             stored = self.store.put(name, frame)
             self.live.sync()
             self._housekeeping()
             lag = self.state_lag_seconds()
         telemetry.record_state_lag(lag)
         return stored
+
+    def _recent_outcomes(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Windows the live state still keeps. An older one changes no feature (retention prunes
+        it), and holding it would stretch the journey grid, and memory, over all the years between."""
+        starts = to_ns(frame["window_start"])
+        now = max(int(starts.max()), self.live.event_time_ns() or 0)
+        return frame[starts >= now - self.store.retention.outcomes_min * MINUTE_NS]
+
+    def close(self, closed: list[tuple[str, datetime]]) -> int:
+        """Record resolved or acknowledged alerts (adapters' closures); returns how many were held."""
+        if not closed:
+            return 0
+        ids = [alert_id for alert_id, _ in closed]
+        when = pd.Series(pd.to_datetime([t for _, t in closed], utc=True)).astype(TIMESTAMP_DTYPE)
+        with self._state:
+            changed = self.store.resolve(ids, when)
+            self.live.sync()
+        return changed
 
     # ------------------------------------------------------------------ upkeep
 

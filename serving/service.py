@@ -7,9 +7,18 @@ from http import HTTPStatus
 from pathlib import Path
 
 import bentoml
+from _bentoml_sdk.io_models import IORootModel  # what BentoML builds for a root input
 from bentoml.exceptions import BentoMLException
+from pydantic import TypeAdapter
 
 from features.settings import load_settings
+from serving.adapters import (
+    CONFIG_ENV,
+    AlertmanagerWebhook,
+    GrafanaWebhook,
+    NativeRankResponse,
+    PagerDutyEvents,
+)
 from serving.api_models import (
     AlertIn,
     ChangeIn,
@@ -19,7 +28,8 @@ from serving.api_models import (
     RankResponse,
     Stored,
 )
-from serving.guard import Guard
+from serving.dashboard.app import create_dashboard
+from serving.guard import DASHBOARD_PATH, Guard
 
 MODEL_NAME = "journeyrank"
 WARM_FROM_ENV = "JOURNEYRANK_WARM_FROM"
@@ -28,6 +38,20 @@ WARM_UNTIL_ENV = "JOURNEYRANK_WARM_UNTIL"
 # threads let requests that arrive together queue in the engine, which ranks them in shared
 # passes (serving/engine.py); the engine's own locks keep the state consistent.
 WORKERS, THREADS = 1, 8
+
+
+_JSON = TypeAdapter(object)
+
+
+class PagerDutyBody(IORootModel[PagerDutyEvents]):
+    """PagerDuty events as the whole body. BentoML reads a root list with json.loads, which turns
+    a body that is not JSON into a 500; pydantic reads it here, so it is a 422 with a message."""
+
+    __root_input__ = True
+
+    @classmethod
+    def model_validate_json(cls, json_data, **kwargs):
+        return cls.model_validate(_JSON.validate_json(json_data), **kwargs)
 
 
 # The serving process imports this module only to read the service's shape; pandas, LightGBM and
@@ -51,15 +75,28 @@ class JourneyRank:
             journey_map_version=labels.get("journey_map_version", ""),
             page_share=float(labels.get("page_share", "nan")),
         )
+        from serving.adapters import AdapterConfig
+        from serving.forwarder import Forwarder
+
         warm = os.environ.get(WARM_FROM_ENV)
         until = os.environ.get(WARM_UNTIL_ENV)
+        settings = load_settings()
+        self.adapters = AdapterConfig.load(os.environ.get(CONFIG_ENV))
+        self.forwarder = Forwarder.from_env(settings.home)
         self.engine = RankingEngine.open(
-            load_settings(),
+            settings,
             ranker_folder(self.model_ref.path),
             model,
             Path(warm) if warm else None,
             pd.Timestamp(until) if until else None,
         )
+        if self.forwarder is not None:
+            self.forwarder.start()
+
+    @bentoml.on_shutdown
+    def stop_forwarding(self) -> None:
+        if getattr(self, "forwarder", None) is not None:
+            self.forwarder.stop()
 
     def __is_ready__(self) -> bool:
         return getattr(self, "engine", None) is not None and self.engine.ready
@@ -67,14 +104,56 @@ class JourneyRank:
     @bentoml.api(route="/rank")
     def rank(self, alerts: list[AlertIn]) -> RankResponse:
         """Rank alerts (the contract's alerts schema), highest priority first."""
+        return self._rank(alerts, via="rank")
+
+    @bentoml.api(route="/rank/alertmanager")
+    def rank_alertmanager(self, webhook: AlertmanagerWebhook, /) -> NativeRankResponse:
+        """Alertmanager's webhook (version 4): firing alerts ranked, resolved ones closed."""
+        from serving.adapters import from_alertmanager
+
+        return self._native(from_alertmanager, webhook, via="alertmanager")
+
+    @bentoml.api(route="/rank/grafana")
+    def rank_grafana(self, webhook: GrafanaWebhook, /) -> NativeRankResponse:
+        """Grafana alerting's webhook: firing alerts ranked, resolved ones closed."""
+        from serving.adapters import from_grafana
+
+        return self._native(from_grafana, webhook, via="grafana")
+
+    @bentoml.api(route="/rank/pagerduty", input_spec=PagerDutyBody)
+    def rank_pagerduty(self, events: PagerDutyEvents, /) -> NativeRankResponse:
+        """PagerDuty Events API v2, one event or a list: triggers ranked, acknowledge and resolve close."""
+        from serving.adapters import from_pagerduty
+
+        return self._native(from_pagerduty, events, via="pagerduty")
+
+    def _native(self, translate, payload, via: str) -> NativeRankResponse:
+        from pydantic import ValidationError
+
+        from serving.adapters import problems
+
+        try:
+            translated = translate(payload, self.adapters)
+        except ValueError as err:  # a payload the adapter cannot map (pydantic's errors included)
+            message = problems(err) if isinstance(err, ValidationError) else str(err)
+            raise BentoMLException(message, error_code=HTTPStatus.UNPROCESSABLE_ENTITY) from err
+        ranked = self._rank(translated.firing, via)
+        closed = self.engine.close(translated.closed)
+        return NativeRankResponse(ranked=ranked.ranked, model=ranked.model, closed=closed)
+
+    def _rank(self, alerts: list[AlertIn], via: str) -> RankResponse:
+        """Rank and log (the engine), then queue the forwarded tiers, all before the answer leaves."""
         from serving.engine import TooManyAlerts
 
         try:
-            return self.engine.rank(alerts)
+            response = self.engine.rank(alerts)
         except TooManyAlerts as err:
             raise BentoMLException(
                 str(err), error_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             ) from err
+        if self.forwarder is not None:
+            self.forwarder.enqueue(alerts, response, via)
+        return response
 
     @bentoml.api(route="/journey-metrics")
     def journey_metrics(self, rows: list[OutcomeRow]) -> Stored:
@@ -93,6 +172,11 @@ class JourneyRank:
 
 
 JourneyRank.add_asgi_middleware(Guard)
+# The dashboard reads the engine of the service instance this worker built (set by BentoML
+# before the worker takes requests).
+JourneyRank.mount_asgi_app(
+    create_dashboard(lambda: bentoml.get_current_service().engine), path=DASHBOARD_PATH
+)
 
 
 def ranker_folder(model_path: str) -> Path:
