@@ -40,6 +40,16 @@ class Retention:
     changes_min: int = 8 * DAY_MIN
     labels_min: int = 30 * DAY_MIN  # older labels are folded into per-rule and per-service totals
 
+    def minutes_by_table(self) -> dict[str, int]:
+        """How long each table of an online state store keeps its rows, in event-time minutes."""
+        return {
+            "outcomes": self.outcomes_min,
+            "alerts": self.alerts_min,
+            "changes": self.changes_min,
+            "feedback": self.labels_min,
+            "labels": self.labels_min,
+        }
+
 
 class OnlineFeatureState:
     """Recent history in memory; `features_for` answers as the offline job would at the same moment."""

@@ -214,13 +214,7 @@ class RedisStateStore:
 
     def prune(self, now_ns: int) -> None:
         """Forget what no feature can see any more (the retention in config), in event time."""
-        keep = {
-            "outcomes": self.retention.outcomes_min,
-            "alerts": self.retention.alerts_min,
-            "changes": self.retention.changes_min,
-            "feedback": self.retention.labels_min,
-            "labels": self.retention.labels_min,
-        }
+        keep = self.retention.minutes_by_table()
         for name, minutes in keep.items():
             self._prune_table(TABLES[name], now_ns - minutes * MINUTE_NS)
 

@@ -230,13 +230,7 @@ class SqliteStateStore:
 
     def prune(self, now_ns: int) -> None:
         """Forget what no feature can see any more (the retention in config), in event time."""
-        keep = {
-            "outcomes": self.retention.outcomes_min,
-            "alerts": self.retention.alerts_min,
-            "changes": self.retention.changes_min,
-            "feedback": self.retention.labels_min,
-            "labels": self.retention.labels_min,
-        }
+        keep = self.retention.minutes_by_table()
         self.db.execute("BEGIN IMMEDIATE")
         for name, minutes in keep.items():
             column = TABLES[name].kept_by
