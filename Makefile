@@ -16,7 +16,7 @@ help: ## Show this help
 
 setup: ## Install uv if missing, then the locked environment (.venv)
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --all-extras
 
 demo: setup ## Run the main job on the embedded defaults and print the result
 	$(RUN) journeyrank demo

@@ -12,7 +12,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pandera.errors import SchemaErrors
 
 from features.errors import ContractError, Verbatim
 from features.journey_map import JourneyMap, load_journey_map
@@ -27,6 +26,7 @@ from features.schemas import (
     TIMESTAMP_DTYPE,
     TRUTH,
     ColumnSpec,
+    SchemaErrors,
     TableSpec,
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -10,7 +11,14 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+with warnings.catch_warnings():
+    # With pyspark installed (the `spark` extra), pandera imports pyspark.pandas, which warns that
+    # it does not fully support pandas 3. Nothing here uses it; the Spark engine moves data through
+    # Arrow only (pipeline/spark/session.py says why that works).
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors  # noqa: F401  (loading.py takes it from here)
 
 SEVERITIES = ("critical", "high", "warning", "info")
 SIGNALS = ("latency", "errors", "saturation", "availability", "anomaly", "other")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +135,9 @@ def _push_outcomes(client: httpx.Client, sample_dir: Path, cutoff: pd.Timestamp)
     return len(rows)
 
 
+PLAYBOOK_CHARS = 90  # the playbook's first words; the service answers with all of it
+
+
 def ranked_table(ranked: list[dict], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     for column in ("tier", "prob.", "alert", "journey / stage", "top reason", "playbook", "flags"):
@@ -146,7 +150,7 @@ def ranked_table(ranked: list[dict], title: str) -> Table:
             answer["alert_id"],
             stage,
             (answer["reasons"] or [""])[0],
-            (answer["playbook"] or "—")[:70],
+            textwrap.shorten(answer["playbook"] or "—", PLAYBOOK_CHARS, placeholder=" …"),
             ", ".join(answer["flags"]),
         )
     return table

@@ -43,7 +43,13 @@ def spark_session(master: str | None = None, app_name: str = "journeyrank") -> I
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     for key, value in _WORKER_ENV.items():
         os.environ.setdefault(key, value)
-    from pyspark.sql import SparkSession
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise RuntimeError(
+            "the Spark engine needs PySpark: pip install 'journeyrank[spark]' "
+            "(in this repository: uv sync --extra spark)"
+        ) from err
 
     active = SparkSession.getActiveSession()
     if active is not None:  # a caller's session (a test's, a notebook's): use it, leave it running
