@@ -18,7 +18,9 @@ from pydantic import (
 Severity = Literal["critical", "high", "warning", "info"]
 Signal = Literal["latency", "errors", "saturation", "availability", "anomaly", "other"]
 Tier = Literal["P1", "P2", "P3", "P4"]
-Count = Annotated[int, Field(ge=0)]
+# counts are stored as SQLite INTEGER and pandas int64: a larger one would fail the write (a 500)
+INT64_MAX = 2**63 - 1
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
 Text = Annotated[str, Field(min_length=1, max_length=512)]
 # pandas holds times as int64 nanoseconds: a year outside 1678..2261 cannot be stored
 EARLIEST, LATEST = datetime(1678, 1, 1, tzinfo=UTC), datetime(2262, 1, 1, tzinfo=UTC)

@@ -112,6 +112,21 @@ def test_outcome_rows_that_do_not_add_up_are_refused(client):
     assert response.status_code == 422 and "exceed sessions" in response.json()["error"]
 
 
+def test_counts_beyond_what_the_store_can_hold_are_refused_not_a_500(client):
+    """Found by the reliability suite's fuzzing: 2**63 sessions used to reach SQLite and fail."""
+    row = {
+        "window_start": "2026-10-25T23:00:00Z",
+        "journey": "purchase",
+        "stage": "checkout",
+        "segment": "new",
+        "sessions": 2**63,
+        "completed": 0,
+        "abandoned": 0,
+    }
+    response = client.post("/journey-metrics", json={"rows": [row]})
+    assert response.status_code == 422 and "sessions" in response.json()["error"]
+
+
 def test_without_live_journey_data_alerts_are_still_ranked_and_flagged(service_env, sample_dir):
     with make_client() as cold:
         alerts = last_alerts(sample_dir, limit=40)
