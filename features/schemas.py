@@ -13,10 +13,12 @@ import numpy as np
 import pandas as pd
 
 with warnings.catch_warnings():
-    # With pyspark installed (the `spark` extra), pandera imports pyspark.pandas, which warns that
-    # it does not fully support pandas 3. Nothing here uses it; the Spark engine moves data through
-    # Arrow only (pipeline/spark/session.py says why that works).
+    # With pyspark installed (the `spark` extra), pandera imports pyspark.pandas, on import and in
+    # the checks its first validation loads; PySpark warns that it does not fully support pandas 3.
+    # Nothing here uses it, and the Spark engine moves data through Arrow only
+    # (pipeline/spark/session.py says why that works).
     warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    import pandera.backends.pandas.builtin_checks  # noqa: F401  (imported by the first validation)
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors  # noqa: F401  (loading.py takes it from here)
 

@@ -21,6 +21,12 @@ def incoming_cutoff(alerts: pd.DataFrame, hours: float = INCOMING_HOURS) -> pd.T
 
 def rank_body(alerts: pd.DataFrame) -> dict:
     """Alerts as a router posts them to /rank (JSON types, time stamps in ISO 8601 with their zone)."""
+    return {"alerts": alert_items(alerts)}
+
+
+def alert_items(alerts: pd.DataFrame, with_resolution: bool = False) -> list[dict]:
+    """One JSON object per alert in the contract's schema; optional fields only where present.
+    A router knows when an alert resolved only later: `with_resolution` adds it (replays, tests)."""
     items = []
     for row in alerts.itertuples():
         item = {
@@ -38,8 +44,10 @@ def rank_body(alerts: pd.DataFrame) -> dict:
             item["anomaly_score"] = float(row.anomaly_score)
         if pd.notna(row.labels):
             item["labels"] = json.loads(row.labels)
+        if with_resolution and pd.notna(row.resolved_at):
+            item["resolved_at"] = row.resolved_at.isoformat()
         items.append(item)
-    return {"alerts": items}
+    return items
 
 
 def write_incoming(data_dir: Path) -> Path:

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-import pandas as pd
 import pytest
-from starlette.testclient import TestClient
+from service_client import make_client
 
 from features.settings import settings_at
 from pipeline.serve import bentoml_env, import_model
@@ -35,58 +31,8 @@ def service_env(served, tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
-_APP = {}
-
-
-def make_client() -> TestClient:
-    """A client on the one ASGI app of the session (BentoML registers its metrics once per process);
-    each `with` runs the lifespan, so each test gets a new service instance from the current env."""
-    if "app" not in _APP:
-        from serving.service import JourneyRank
-
-        _APP["app"] = JourneyRank.to_asgi()
-    return TestClient(_APP["app"], raise_server_exceptions=False)
-
-
 @pytest.fixture
 def client(service_env, sample_dir, monkeypatch):
     monkeypatch.setenv("JOURNEYRANK_WARM_FROM", str(sample_dir))
     with make_client() as test_client:
         yield test_client
-
-
-def alert_json(frame: pd.DataFrame) -> list[dict]:
-    """Alerts as a router would post them (the contract's schema, JSON types)."""
-    out = []
-    for row in frame.itertuples():
-        item = {
-            "alert_id": row.alert_id,
-            "fired_at": row.fired_at.isoformat(),
-            "source": row.source,
-            "service": row.service,
-            "alert_name": row.alert_name,
-            "severity": row.severity,
-            "signal": row.signal,
-            "region": row.region,
-            "labels": json.loads(row.labels),
-        }
-        if pd.notna(row.anomaly_score):
-            item["anomaly_score"] = float(row.anomaly_score)
-        if pd.notna(row.resolved_at):
-            item["resolved_at"] = row.resolved_at.isoformat()
-        out.append(item)
-    return out
-
-
-def outcome_json(frame: pd.DataFrame) -> list[dict]:
-    records = frame.assign(window_start=frame["window_start"].map(pd.Timestamp.isoformat)).to_dict(
-        "records"
-    )
-    return [{k: (None if pd.isna(v) else v) for k, v in r.items()} for r in records]
-
-
-def last_alerts(sample_dir: Path, hours: float = 1.0, limit: int = 100) -> pd.DataFrame:
-    alerts = pd.read_parquet(sample_dir / "alerts.parquet")
-    return alerts[alerts["fired_at"] > alerts["fired_at"].max() - pd.Timedelta(hours=hours)].head(
-        limit
-    )

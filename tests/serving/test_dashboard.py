@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import alert_json, last_alerts, make_client
+from service_client import alert_json, last_alerts, make_client
 
 from serving.dashboard import auth, svg
 

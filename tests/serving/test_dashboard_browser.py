@@ -16,8 +16,8 @@ from typing import NamedTuple
 import httpx
 import pandas as pd
 import pytest
-from conftest import outcome_json
 from programs import require
+from service_client import outcome_json
 
 from pipeline.incoming import INCOMING_FILE, incoming_cutoff
 from pipeline.serve import bentoml_env, free_port, serve_command, stop_service, wait_until_ready

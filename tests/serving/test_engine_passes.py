@@ -7,7 +7,7 @@ import time
 
 import pandas as pd
 import pytest
-from conftest import alert_json
+from service_client import alert_json
 
 from features.settings import settings_at
 from models.ranker_files import save_ranker

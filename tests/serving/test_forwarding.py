@@ -6,7 +6,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime
 
-from conftest import make_client
+from service_client import make_client
 from test_adapters import alertmanager
 from webhook_sink import WebhookSink
 

@@ -8,9 +8,9 @@ import httpx
 import pandas as pd
 import pytest
 import test_server as server_tests
-from conftest import alert_json, outcome_json
 from programs import require
 from redis_server import redis_available, running_redis
+from service_client import alert_json, outcome_json
 
 from features.loading import load_data_dir
 from features.online import Retention

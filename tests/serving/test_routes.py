@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import alert_json, last_alerts, make_client, outcome_json
+from service_client import alert_json, last_alerts, make_client, outcome_json
 
 from models.inference_log import InferenceLog
 

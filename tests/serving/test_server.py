@@ -8,7 +8,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import alert_json, make_client
+from service_client import alert_json, make_client
 
 from features.loading import load_data_dir
 from pipeline.score import score_alerts
