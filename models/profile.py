@@ -44,16 +44,13 @@ def numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
 
 
 def categorical_profile(values: pd.Series) -> dict:
-    shares = (
-        values.astype(object).where(values.notna(), None).value_counts(normalize=True, dropna=False)
-    )
-    return {
-        "kind": "categorical",
-        "shares": {("∅" if k is None else str(k)): float(v) for k, v in shares.items()},
-    }
+    counts = categorical_counts(values)
+    total = max(sum(counts.values()), 1)
+    return {"kind": "categorical", "shares": {k: v / total for k, v in counts.items()}}
 
 
 def categorical_counts(values: pd.Series) -> dict[str, int]:
+    """Alerts per category, missing counted as its own category "∅"."""
     counts = values.astype(object).where(values.notna(), None).value_counts(dropna=False)
     return {("∅" if k is None else str(k)): int(v) for k, v in counts.items()}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from features.context import rule_keys
 from features.loading import DataDir, load_data_dir
 from features.settings import Settings
 from features.table import build_feature_table
@@ -169,7 +170,7 @@ def _score_missing(current: pd.DataFrame, ranker: Ranker) -> pd.DataFrame:
 
 def _coverage(current: pd.DataFrame, profile: dict, served_map: str) -> dict:
     known_services = set(profile["services"])
-    rules = current["alert_name"].astype(str) + "\x1f" + current["service"].astype(str)
+    rules = pd.Series(rule_keys(current), index=current.index)
     new_services = current.loc[~current["service"].isin(known_services), "service"].value_counts()
     return {
         "unmapped_share": float((current["mapped"] == 0).mean()),

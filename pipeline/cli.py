@@ -358,23 +358,12 @@ def export_log(
     ] = None,
 ) -> None:
     """Export the inference log (every ranked alert, its features, scores and versions) for audits."""
-    import pandas as pd
-
     from features.settings import load_settings
     from models.inference_log import InferenceLog
     from pipeline.features import write_atomically
+    from pipeline.outcomes import parse_since
 
-    start = None
-    if since is not None:
-        try:
-            start = pd.Timestamp(since)
-        except ValueError as err:
-            raise ContractError(
-                "--since", "option", "an ISO 8601 time stamp with a time zone", got=since
-            ) from err
-        if start.tzinfo is None:
-            raise ContractError("--since", "option", "a time zone (…Z or …+01:00)", got=since)
-    frame = InferenceLog.in_home(load_settings().home).export(start)
+    frame = InferenceLog.in_home(load_settings().home).export(parse_since(since))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, lambda tmp: frame.to_parquet(tmp, index=False))
     console.print(f"{len(frame):,} logged alerts → {out}")

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from features.build import feature_catalogue
 from features.config import FeatureJobConfig
 from features.loading import load_data_dir
@@ -88,3 +90,12 @@ def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     os.replace(tmp, path)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """A table a job hands on: CSV when the name ends in .csv, else Parquet; written atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".csv":
+        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+    else:
+        write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))

@@ -9,23 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from features.settings import Settings
 from models.inference_log import InferenceLog
-from pipeline.features import write_atomically
+from pipeline.features import write_table
 
 
 def export_feedback(settings: Settings, out: Path) -> int:
     """Write every stored verdict (the latest per alert) to `out` (.parquet or .csv); rows written."""
     latest = InferenceLog.in_home(settings.home).verdicts()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(out, lambda tmp: _write(latest, tmp, out.suffix))
+    write_table(latest, out)
     return len(latest)
-
-
-def _write(frame: pd.DataFrame, path: Path, suffix: str) -> None:
-    if suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)

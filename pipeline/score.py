@@ -16,7 +16,7 @@ from features.settings import Settings
 from features.stages import StageIndex
 from models.ranking import Ranker, ranker_rows
 from models.registry import load_ranker_from, resolve, use_tracking
-from pipeline.features import write_atomically
+from pipeline.features import write_table
 
 
 @dataclass(frozen=True)
@@ -82,9 +82,5 @@ def score(
         ranked = score_alerts(ranker, data, alerts, version or "")
     else:
         raise ValueError(f"engine must be pandas or spark, got {engine!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".csv":
-        write_atomically(out, lambda tmp: ranked.to_csv(tmp, index=False))
-    else:
-        write_atomically(out, lambda tmp: ranked.to_parquet(tmp, index=False))
+    write_table(ranked, out)
     return ScoreResult(ranked, version)

@@ -53,8 +53,7 @@ from pipeline.train import build_training_set, train
 REPO = Path(pipeline.__file__).resolve().parent.parent
 SAMPLE = Path(os.environ.get("JOURNEYRANK_SAMPLE") or REPO / "data" / "sample")
 WORK = Path(tempfile.mkdtemp(prefix="journeyrank-02-"))
-settings = settings_at(WORK / "home")  # MLflow's registry in the scratch folder, not ./.journeyrank
-os.chdir(WORK)  # MLflow stores run artifacts under ./mlruns of the working directory
+settings = settings_at(WORK / "home")  # MLflow (runs, artifacts, registry) in the scratch folder
 print(f"sample: {SAMPLE}\nMLflow: {settings.tracking_uri}")
 
 plt.rcParams.update(

@@ -62,8 +62,7 @@ from pipeline.train import train
 REPO = Path(pipeline.__file__).resolve().parent.parent
 SAMPLE = Path(os.environ.get("JOURNEYRANK_SAMPLE") or REPO / "data" / "sample")
 WORK = Path(tempfile.mkdtemp(prefix="journeyrank-03-"))
-settings = settings_at(WORK / "home")  # MLflow's registry in the scratch folder, not ./.journeyrank
-os.chdir(WORK)  # MLflow stores run artifacts under ./mlruns of the working directory
+settings = settings_at(WORK / "home")  # MLflow (runs, artifacts, registry) in the scratch folder
 MODEL_URI = "models:/journeyrank@champion"
 print(f"sample: {SAMPLE}\nscratch: {WORK}\nMLflow: {settings.tracking_uri}")
 
