@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class _Config(BaseModel):
@@ -43,6 +45,113 @@ class LabelConfig(_Config):
     )
 
 
+class EpisodeConfig(_Config):
+    """When a stage counts as degraded, and when restored (hysteresis): thresholds as logged data.
+
+    Each window gets a one-sided z of its lost completions (expected from the baselines, variance
+    widened by their dispersion). Degraded windows less than `exit_windows` normal windows apart
+    form one candidate; it becomes an episode when its windows together are significant over at
+    least `enter_windows` degraded windows (a single noisy window never is), or when one window
+    alone is extreme, and is kept when material. See `episode_spans`.
+    """
+
+    window_z: float = Field(
+        1.5, ge=0, description="Per-window z at which a window counts as degraded (and stays so)."
+    )
+    edge_z: float = Field(
+        1.0,
+        description="A window below `window_z` still counts inside a significant stretch from this z.",
+    )
+    smooth_windows: int = Field(
+        3, ge=1, description="Windows (centred) whose pooled z keeps a slow burn degraded."
+    )
+    enter_z: float = Field(
+        4.0, ge=0, description="Pooled z of an episode's windows needed to open it."
+    )
+    enter_windows: int = Field(
+        2, ge=1, description="Degraded windows needed to open an episode ..."
+    )
+    single_window_z: float = Field(
+        8.0, ge=0, description="... unless one window alone is this extreme (no noise gets there)."
+    )
+    exit_windows: int = Field(
+        2, ge=1, description="Consecutive normal windows that close an episode (restored)."
+    )
+    min_lost_completions: float = Field(
+        10.0, ge=0, description="Materiality: completions the episode lost in all."
+    )
+    min_relative_drop: float = Field(
+        0.05, ge=0, le=1, description="Materiality: share of the expected completions lost."
+    )
+    slice_z: float = Field(
+        2.0, ge=0, description="A segment or region is hurt when its own loss reaches this z ..."
+    )
+    slice_min_relative_drop: float = Field(
+        0.05, ge=0, le=1, description="... and this share of its expected completions."
+    )
+    alert_lead_min: float = Field(
+        15.0, ge=0, description="Alerts fired this long before an episode starts count as its own."
+    )
+    baselines: BaselineConfig = Field(
+        BaselineConfig(), description="How baselines are fitted when none are given."
+    )
+
+    @field_validator("smooth_windows")
+    @classmethod
+    def _centred(cls, windows: int) -> int:
+        if windows % 2 == 0:
+            raise ValueError("an odd number of windows (the smoothing is centred on each window)")
+        return windows
+
+
+class AttributionConfig(_Config):
+    """Which alerts a degradation is credited to (features/attribution.py): the training target."""
+
+    method: Literal["attributed", "window"] = Field(
+        "attributed",
+        description="attributed: credit the alerts that explain each degradation episode; "
+        "window: every alert whose stages lost completions in the impact window after it.",
+    )
+    episodes: EpisodeConfig = Field(
+        EpisodeConfig(), description="When a stage counts as degraded, for attribution."
+    )
+    lead_min: float = Field(
+        15.0, ge=0, description="A cause may fire this long before its episode starts."
+    )
+    chain_gap_min: float = Field(
+        15.0, ge=0, description="Firings of one rule on one service this close form one chain."
+    )
+    open_hold_min: float = Field(
+        30.0, gt=0, description="How long a firing without resolved_at counts as active."
+    )
+    onset_min: float = Field(
+        15.0, ge=0, description="A chain that began this soon after its episode started began at the onset."
+    )
+    end_slack_min: float = Field(
+        5.0, ge=0, description="A chain still active this close to its episode's end outlived it."
+    )
+    null_shift_days: tuple[int, ...] = Field(
+        (1, 2, 3, 7),
+        description="Chance is what a rule meets of the episodes moved this many days both ways.",
+    )
+    prior_chains: float = Field(
+        2.0, ge=0, description="Pseudo-chains pulling a sparse rule-on-service to its rule's share."
+    )
+    min_posterior: float = Field(
+        0.5, ge=0, le=1, description="Probability of being a cause needed for credit."
+    )
+    share_credit: Literal["none", "service", "neighbours"] = Field(
+        "service",
+        description="Credit also the other candidates of the episode on a cause's service "
+        "(service) or on services it calls or that call it (neighbours).",
+    )
+    credit_unmapped: bool = Field(
+        True, description="Judge services the map links to no stage against every stage's episodes."
+    )
+    min_unmapped_posterior: float = Field(
+        0.8, ge=0, le=1, description="The probability an unmapped service's alert needs."
+    )
+
 class FeatureConfig(_Config):
     """Windows and priors of the point-in-time features."""
 
@@ -68,4 +177,5 @@ class FeatureJobConfig(_Config):
 
     baselines: BaselineConfig = BaselineConfig()
     labels: LabelConfig = LabelConfig()
+    attribution: AttributionConfig = AttributionConfig()
     features: FeatureConfig = FeatureConfig()

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from features.baselines import Baselines, fit_baselines
-from features.config import BaselineConfig
+from features.config import EpisodeConfig
 from features.journey_map import JourneyMap
 from features.journey_state import build_journey_state, sum_over_segments
 from features.stages import StageIndex
@@ -32,67 +31,6 @@ EPISODE_COLUMNS = (
     "alerts_before",
     "alerts_during",
 )
-
-
-class EpisodeConfig(BaseModel):
-    """When a stage counts as degraded, and when restored (hysteresis): thresholds as logged data.
-
-    Each window gets a one-sided z of its lost completions (expected from the baselines, variance
-    widened by their dispersion). Degraded windows less than `exit_windows` normal windows apart
-    form one candidate; it becomes an episode when its windows together are significant over at
-    least `enter_windows` degraded windows (a single noisy window never is), or when one window
-    alone is extreme, and is kept when material. See `episode_spans`.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    window_z: float = Field(
-        1.5, ge=0, description="Per-window z at which a window counts as degraded (and stays so)."
-    )
-    edge_z: float = Field(
-        1.0,
-        description="A window below `window_z` still counts inside a significant stretch from this z.",
-    )
-    smooth_windows: int = Field(
-        3, ge=1, description="Windows (centred) whose pooled z keeps a slow burn degraded."
-    )
-    enter_z: float = Field(
-        4.0, ge=0, description="Pooled z of an episode's windows needed to open it."
-    )
-    enter_windows: int = Field(
-        2, ge=1, description="Degraded windows needed to open an episode ..."
-    )
-    single_window_z: float = Field(
-        8.0, ge=0, description="... unless one window alone is this extreme (no noise gets there)."
-    )
-    exit_windows: int = Field(
-        2, ge=1, description="Consecutive normal windows that close an episode (restored)."
-    )
-    min_lost_completions: float = Field(
-        10.0, ge=0, description="Materiality: completions the episode lost in all."
-    )
-    min_relative_drop: float = Field(
-        0.05, ge=0, le=1, description="Materiality: share of the expected completions lost."
-    )
-    slice_z: float = Field(
-        2.0, ge=0, description="A segment or region is hurt when its own loss reaches this z ..."
-    )
-    slice_min_relative_drop: float = Field(
-        0.05, ge=0, le=1, description="... and this share of its expected completions."
-    )
-    alert_lead_min: float = Field(
-        15.0, ge=0, description="Alerts fired this long before an episode starts count as its own."
-    )
-    baselines: BaselineConfig = Field(
-        BaselineConfig(), description="How baselines are fitted when none are given."
-    )
-
-    @field_validator("smooth_windows")
-    @classmethod
-    def _centred(cls, windows: int) -> int:
-        if windows % 2 == 0:
-            raise ValueError("an odd number of windows (the smoothing is centred on each window)")
-        return windows
 
 
 def degradation_episodes(

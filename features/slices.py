@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.attribution import attributed_labels
 from features.baselines import Baselines, fit_baselines
 from features.build import build_features
 from features.config import FeatureJobConfig
@@ -263,6 +264,9 @@ def assemble_feature_table(
     order = pd.Index(features["alert_id"]).get_indexer(data.alerts["alert_id"])
     features = features.iloc[order].reset_index(drop=True)
     derived = derived.set_index("alert_id").loc[data.alerts["alert_id"]].reset_index()
-    labels = apply_feedback(derived, data.feedback) if data.feedback is not None else derived
+    target = attributed_labels(
+        derived, data, state.stages, state.baselines, state.config.attribution
+    )
+    labels = apply_feedback(target, data.feedback) if data.feedback is not None else target
     frame = _join_on_alert_id(features, labels)
     return FeatureTable(frame, state.baselines, state.stages, state.config, state.plan.step_ns)

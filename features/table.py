@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.attribution import attributed_labels
 from features.baselines import Baselines, fit_baselines
 from features.build import build_features
 from features.config import FeatureJobConfig
@@ -39,7 +40,12 @@ def build_feature_table(
     feedback: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> FeatureTable:
-    """Fit baselines (unless given), derive labels, then compute every feature as of each fired_at."""
+    """Fit baselines (unless given), derive labels, then compute every feature as of each fired_at.
+
+    The `label` column is the training target (attributed to causes, see features.attribution);
+    the track-record features read the window labels as they matured, which is what a live
+    service knows at each fired_at.
+    """
     config = config or FeatureJobConfig()
     step = progress or (lambda _: None)
     stages = StageIndex.from_map(data.journey_map)
@@ -50,7 +56,8 @@ def build_feature_table(
     journey = build_journey_state(data.journey_outcomes, stages, baselines, window_ns)
     feedback = feedback if feedback is not None else data.feedback
     derived = derive_impact_labels(data.alerts, journey, stages, data.journey_map, config.labels)
-    labels = apply_feedback(derived, feedback) if feedback is not None else derived
+    target = attributed_labels(derived, data, stages, baselines, config.attribution)
+    labels = apply_feedback(target, feedback) if feedback is not None else target
     step("labels")
     context = build_context(
         journey_map=data.journey_map,

@@ -200,7 +200,8 @@ def features(
     if result.truth_agreement is not None:
         a = result.truth_agreement
         console.print(
-            f"labels against the simulator's truth: precision {a['precision']:.2f}, recall {a['recall']:.2f} "
+            f"labels against the simulator's truth: precision {a['precision']:.2f}, recall {a['recall']:.2f}, "
+            f"impact-weighted recall {a['iw_recall']:.2f} "
             f"(derived impact rate {a['derived_rate']:.1%}, true {a['true_rate']:.1%})"
         )
     for path in (result.out, result.spec_path, result.catalogue_path):

@@ -14,6 +14,7 @@ from features.config import FeatureJobConfig
 from features.loading import load_data_dir
 from features.spec import FeatureSpec
 from features.table import FeatureTable, build_feature_table
+from models.truth_metrics import truth_agreement
 
 
 @dataclass(frozen=True)
@@ -25,25 +26,6 @@ class FeaturesResult:
     catalogue_path: Path
     # derived labels against the simulator's truth, when present
     truth_agreement: dict[str, float] | None
-
-
-def truth_agreement(frame, truth) -> dict[str, float]:
-    """Precision and recall of the derived labels against the truth: the label-noise ceiling."""
-    labelled = frame[frame["label"].notna()]
-    true = (
-        truth.set_index("alert_id")["true_impact"]
-        .reindex(labelled["alert_id"])
-        .fillna(0)
-        .to_numpy()
-    )
-    derived = labelled["label"].astype(int).to_numpy()
-    hits = float(((derived == 1) & (true == 1)).sum())
-    return {
-        "precision": hits / max(derived.sum(), 1),
-        "recall": hits / max(true.sum(), 1),
-        "derived_rate": float(derived.mean()),
-        "true_rate": float(true.mean()),
-    }
 
 
 def run_features(

@@ -1,0 +1,380 @@
+"""Impact labels attributed to causes: an alert is credited with a degradation only when it explains it.
+
+The window label (`features.labels`) asks "did the alert's stages lose completions right after it
+fired?" — which also credits every alert that merely fired while a stage was degrading for
+another reason. Attribution looks at each degradation over its whole life instead:
+
+1. episodes: per stage, the runs of windows where completion sat significantly below normal
+   (`features.episodes`), kept when material;
+2. chains: the firings of one rule on one service that follow each other (a condition that fires,
+   clears and re-fires) form one chain, active from its first firing to its last resolution;
+3. candidates: an alert is a candidate cause of an episode when its service reaches the stage
+   through the journey map (directly or through `dependencies`) and its chain was active from
+   `lead_min` before the episode started to the episode's end;
+4. credit: a rule on a service that fires at random lands in some episodes by chance. Its
+   `causal_share` is the share of its candidate chains beyond what its firing rate outside
+   episodes predicts; candidates of rules whose share reaches `min_causal_share` are credited.
+
+A service the map does not link to any stage is judged the same way against every stage's
+episodes, so the history can credit what the map's authors left out (at a stricter share).
+The label is 1 for credited alerts; `impact_weight` is the lost value of the episodes credited.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.baselines import Baselines
+from features.config import AttributionConfig
+from features.episodes import episode_spans, window_losses
+from features.journey_map import JourneyMap
+from features.loading import DataDir
+from features.stages import StageIndex
+from features.timeaxis import MINUTE_NS, from_ns, to_ns
+
+ATTRIBUTION_COLUMNS = ("alert_id", "label", "impact_weight", "attributed_to", "causal_share")
+
+
+def attribute_impact(
+    alerts: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    stages: StageIndex,
+    journey_map: JourneyMap,
+    baselines: Baselines,
+    step_ns: int,
+    config: AttributionConfig | None = None,
+) -> pd.DataFrame:
+    """ATTRIBUTION_COLUMNS per alert, in the alerts' order (label 0 where nothing is credited)."""
+    config = config or AttributionConfig()
+    windows = window_losses(outcomes, stages, baselines, journey_map, step_ns)
+    episodes = degradations(windows, stages, config)
+    chains = alert_chains(alerts, config)
+    candidates = candidate_pairs(alerts, chains, episodes, stages, config)
+    if len(candidates) == 0:
+        return _credit(alerts, chains, candidates, np.zeros(0), episodes, journey_map, config)
+    chance = chance_pairs(alerts, chains, episodes, stages, config)
+    posterior = causal_posterior(chains, candidates, chance, config)
+    return _credit(alerts, chains, candidates, posterior, episodes, journey_map, config)
+
+
+def alert_chains(alerts: pd.DataFrame, config: AttributionConfig) -> pd.DataFrame:
+    """Per alert: `chain` (an id), `chain_start`, `chain_end` (ns), `key` (rule on service) and
+    `rule` codes — firings of one rule on one service less than `chain_gap_min` apart, each
+    active until resolved (or for `open_hold_min` when the resolution is unknown)."""
+    fired = to_ns(alerts["fired_at"])
+    resolved = fired + int(config.open_hold_min * MINUTE_NS)
+    if "resolved_at" in alerts:
+        known = alerts["resolved_at"].notna().to_numpy()
+        resolved[known] = np.maximum(to_ns(alerts["resolved_at"][known]), fired[known])
+    names = alerts["alert_name"].astype(str)
+    key = pd.factorize(pd.MultiIndex.from_arrays([names, alerts["service"].astype(str)]))[0]
+    order = np.lexsort((fired, key))
+    k, f, r = key[order], fired[order], resolved[order]
+    chain = np.empty(len(order), dtype=np.int64)
+    gap = int(config.chain_gap_min * MINUTE_NS)
+    current, end = -1, 0
+    for i in range(len(order)):  # a running end: a chain lasts while its firings overlap
+        if i == 0 or k[i] != k[i - 1] or f[i] > end + gap:
+            current, end = current + 1, r[i]
+        else:
+            end = max(end, r[i])
+        chain[i] = current
+    out = np.empty(len(order), dtype=np.int64)
+    out[order] = chain
+    return pd.DataFrame(
+        {
+            "chain": out,
+            "chain_start": pd.Series(fired).groupby(out).transform("min").to_numpy(),
+            "chain_end": pd.Series(resolved).groupby(out).transform("max").to_numpy(),
+            "key": key,
+            "rule": pd.factorize(names)[0],
+        }
+    )
+
+
+def degradations(windows: pd.DataFrame, stages: StageIndex, config: AttributionConfig) -> pd.DataFrame:
+    """Material episodes of two kinds, in one frame (episode_id, service, stage_code, start, end,
+    lost_completions, lost_value):
+
+    - per mapped service, over the pooled windows of the stages it reaches hard (all its stages
+      when none is hard): one failure that costs a little at each of many stages is seen whole;
+    - per stage (service None), for the services the map leaves out (`credit_unmapped`).
+    """
+    codes = np.sort(windows["stage_code"].unique())
+    ordered = windows.sort_values(["stage_code", "window_start"], kind="stable")
+    grid = {
+        name: ordered[name].to_numpy(np.float64).reshape(len(codes), -1)
+        for name in ("lost", "completion_var", "expected_completed", "lost_value")
+    }
+    starts = to_ns(ordered["window_start"].iloc[: grid["lost"].shape[1]])
+    step = int(np.min(np.diff(starts))) if len(starts) > 1 else MINUTE_NS
+    row_of = {int(c): i for i, c in enumerate(codes)}
+    groups: list[tuple[str | None, int, list[int]]] = []
+    for service, links in stages.links.groupby("service", sort=True):
+        hard = links[links["kind_code"] == 0]["stage_code"]
+        chosen = hard if len(hard) else links["stage_code"]
+        groups.append((str(service), -1, [row_of[c] for c in chosen.unique() if c in row_of]))
+    if config.credit_unmapped:
+        groups += [(None, int(c), [row_of[int(c)]]) for c in codes]
+    rows = []
+    for service, code, members in groups:
+        pooled = {name: values[members].sum(axis=0) for name, values in grid.items()}
+        z = _z(pooled["lost"], pooled["completion_var"])
+        for first, last in episode_spans(z, pooled["lost"], pooled["completion_var"], config.episodes):
+            span = slice(first, last + 1)
+            lost, expected = pooled["lost"][span].sum(), pooled["expected_completed"][span].sum()
+            if lost < config.episodes.min_lost_completions or lost < config.episodes.min_relative_drop * expected:
+                continue
+            rows.append(
+                (service, code, starts[first], starts[last] + step, lost, max(pooled["lost_value"][span].sum(), 0.0))
+            )
+    out = pd.DataFrame(
+        rows, columns=["service", "stage_code", "start_ns", "end_ns", "lost_completions", "lost_value"]
+    )
+    out = out.sort_values(["start_ns", "stage_code"], kind="stable", ignore_index=True)
+    return out.assign(
+        episode_id=[f"deg-{i:05d}" for i in range(1, len(out) + 1)],
+        start=from_ns(out["start_ns"].to_numpy(np.int64)),
+        end=from_ns(out["end_ns"].to_numpy(np.int64)),
+    ).drop(columns=["start_ns", "end_ns"])
+
+
+def _z(lost: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(variance > 0, lost / np.sqrt(np.where(variance > 0, variance, 1.0)), 0.0)
+
+
+def candidate_pairs(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    episodes: pd.DataFrame,
+    stages: StageIndex,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """(alert, episode, linked, timing) pairs: the alert's chain was active from `lead_min` before
+    the episode to its end and the alert fired by then. A service's degradation pairs with its
+    own alerts (`linked`); a stage's with the alerts of services the map links to no stage;
+    `timing` says when the chain began and whether it outlived the episode (`timing_bin`)."""
+    columns = {"alert": np.int64, "episode": np.int64, "linked": bool, "timing": np.int64}
+    if len(episodes) == 0 or len(alerts) == 0:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
+    services = alerts["service"].astype(str)
+    by_service = {s: np.asarray(rows) for s, rows in services.groupby(services).indices.items()}
+    mapped = services.isin(set(stages.links["service"])).to_numpy()
+    unlinked = np.flatnonzero(~mapped)
+    ep_start, ep_end = to_ns(episodes["start"]), to_ns(episodes["end"])
+    lead = int(config.lead_min * MINUTE_NS)
+    start, end = chains["chain_start"].to_numpy(), chains["chain_end"].to_numpy()
+    fired = to_ns(alerts["fired_at"])
+    found = []
+    for e, owner in enumerate(episodes["service"].to_numpy(dtype=object)):
+        linked = owner is not None
+        who = by_service.get(owner, unlinked[:0]) if linked else unlinked
+        hit = who[(start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])]
+        timing = timing_bin(start[hit] - ep_start[e], end[hit] - ep_end[e], config)
+        found.append(pd.DataFrame({"alert": hit, "episode": e, "linked": linked, "timing": timing}))
+    out = pd.concat(found, ignore_index=True).astype(columns)
+    return out.drop_duplicates(["alert", "episode"], ignore_index=True)
+
+
+TIMING_BINS = 6
+
+
+def timing_bin(start_offset_ns: np.ndarray, end_offset_ns: np.ndarray, config) -> np.ndarray:
+    """0..5: the chain began long before the episode, at its onset or later (× 3), and ended
+    before the episode did or outlived it (× 2). A cause tends to start at the onset and to
+    last as long as the damage; a coincidence starts and stops at random."""
+    began = np.where(
+        start_offset_ns < -config.lead_min * MINUTE_NS,
+        0,
+        np.where(start_offset_ns <= config.onset_min * MINUTE_NS, 1, 2),
+    )
+    outlived = end_offset_ns >= -config.end_slack_min * MINUTE_NS
+    return (began * 2 + outlived).astype(np.int64)
+
+
+def chance_pairs(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    episodes: pd.DataFrame,
+    stages: StageIndex,
+    config: AttributionConfig,
+) -> tuple[pd.DataFrame, float]:
+    """Candidate pairs against the episodes moved whole days both ways (`null_shift_days`), and
+    how many periods' worth of episodes they stand for (each move weighs the share it keeps
+    inside the data). Moving by whole days keeps the hour of day: a rule that fires at busy
+    hours — when incidents also happen and are easiest to see — meets as many moved episodes
+    by chance as it meets real ones, so chance is measured, not modelled."""
+    fired = to_ns(alerts["fired_at"])
+    first, last = fired.min(), fired.max()
+    parts, kept = [], 0.0
+    for days in config.null_shift_days:
+        for sign in (-1, 1):
+            shift = pd.Timedelta(days=sign * days)
+            moved = episodes.assign(start=episodes["start"] + shift, end=episodes["end"] + shift)
+            inside = (to_ns(moved["start"]) >= first) & (to_ns(moved["end"]) <= last)
+            if inside.any():
+                kept += inside.mean()
+                parts.append(candidate_pairs(alerts, chains, moved[inside], stages, config))
+    if not parts:
+        return candidate_pairs(alerts, chains, episodes.iloc[:0], stages, config), 0.0
+    return pd.concat(parts, ignore_index=True), kept
+
+
+def causal_posterior(
+    chains: pd.DataFrame,
+    candidates: pd.DataFrame,
+    chance: tuple[pd.DataFrame, float],
+    config: AttributionConfig,
+) -> np.ndarray:
+    """Per candidate pair, the probability that the alert is a cause rather than a coincidence.
+
+    Two views of the same question, each the share of candidates beyond chance: by the alert's
+    rule on its service (its chains; sparse ones borrow their rule's share over all services,
+    with `prior_chains` pseudo-chains) and by the pair's timing. They combine as independent
+    evidence on the odds scale, relative to the overall share.
+    """
+    null, periods = chance
+    scale = 1.0 / periods if periods > 0 else 0.0
+    key = chains["key"].to_numpy()
+    rule_of_key = pd.Series(chains["rule"].to_numpy()).groupby(key).first()
+    seen = _chains_per(chains, candidates, "key")
+    expected = _chains_per(chains, null, "key").reindex(seen.index, fill_value=0.0) * scale
+    rule = rule_of_key.reindex(seen.index).to_numpy()
+    rule_seen = seen.groupby(rule).transform("sum")
+    rule_share = _share(rule_seen, expected.groupby(rule).transform("sum"), config.prior_chains)
+    prior = config.prior_chains
+    key_share = ((seen - expected) + prior * rule_share).clip(lower=0) / (seen + prior)
+    by_key = key_share.reindex(key[candidates["alert"]], fill_value=0.0).to_numpy()
+    bins = np.arange(TIMING_BINS)
+    seen_t = candidates["timing"].value_counts().reindex(bins, fill_value=0).astype(float)
+    expected_t = null["timing"].value_counts().reindex(bins, fill_value=0) * scale
+    by_time = _share(seen_t, expected_t, 0.0).to_numpy()[candidates["timing"].to_numpy()]
+    overall = _share(pd.Series([len(candidates)]), pd.Series([len(null) * scale]), 0.0).iloc[0]
+    logit = _logit(by_key) + _logit(by_time) - _logit(np.full(len(by_key), overall))
+    return 1.0 / (1.0 + np.exp(-logit))
+
+
+def _chains_per(chains: pd.DataFrame, pairs: pd.DataFrame, by: str) -> pd.Series:
+    """Distinct chains among the pairs' alerts, counted per `by` (a chain re-firing counts once)."""
+    hit = chains.iloc[pairs["alert"].unique()].drop_duplicates("chain")
+    return hit.groupby(by).size().astype(np.float64)
+
+
+def _share(seen: pd.Series, expected: pd.Series, prior: float) -> pd.Series:
+    return (seen - expected).clip(lower=0) / (seen + prior).where(seen + prior > 0, 1.0)
+
+
+def _logit(p: np.ndarray, eps: float = 1e-3) -> np.ndarray:
+    p = np.clip(p, eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
+def _credit(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    candidates: pd.DataFrame,
+    posterior: np.ndarray,
+    episodes: pd.DataFrame,
+    journey_map: JourneyMap,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """Credit the causes, and share it with alerts of the same failure (`share_credit`)."""
+    n = len(alerts)
+    need = np.where(candidates["linked"], config.min_posterior, config.min_unmapped_posterior)
+    anchors = candidates[posterior >= need]
+    credited = pd.concat(
+        [anchors[["alert", "episode"]], _same_failure(alerts, chains, anchors, episodes, journey_map, config)],
+        ignore_index=True,
+    ).drop_duplicates(["alert", "episode"])
+    value = episodes["lost_value"].to_numpy() if len(episodes) else np.zeros(0)
+    weight = np.bincount(credited["alert"], weights=value[credited["episode"]], minlength=n)
+    label = np.bincount(credited["alert"], minlength=n) > 0
+    best = np.zeros(n)
+    np.maximum.at(best, candidates["alert"].to_numpy(), posterior)
+    first = credited.drop_duplicates("alert")
+    ids = episodes["episode_id"].to_numpy() if len(episodes) else np.zeros(0, dtype=object)
+    attributed = np.full(n, None, dtype=object)
+    attributed[first["alert"].to_numpy()] = ids[first["episode"].to_numpy()]
+    return pd.DataFrame(
+        {
+            "alert_id": alerts["alert_id"].to_numpy(),
+            "label": label.astype(np.int64),
+            "impact_weight": weight.astype(np.float64),
+            "attributed_to": attributed,
+            "causal_share": best,
+        }
+    )
+
+
+def _same_failure(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    anchors: pd.DataFrame,
+    episodes: pd.DataFrame,
+    journey_map: JourneyMap,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """(alert, episode) pairs for the other alerts of a credited failure: active during an
+    anchor's episode on the anchor's service ('service'), or on a service that calls it or that
+    it calls in the map ('neighbours')."""
+    empty = pd.DataFrame({"alert": pd.Series(dtype=np.int64), "episode": pd.Series(dtype=np.int64)})
+    if config.share_credit == "none" or len(anchors) == 0:
+        return empty
+    services = alerts["service"].astype(str)
+    by_service = {s: np.asarray(rows) for s, rows in services.groupby(services).indices.items()}
+    neighbours: dict[str, set[str]] = {}
+    if config.share_credit == "neighbours":
+        for caller, callees in journey_map.dependencies.items():
+            for callee in callees:
+                neighbours.setdefault(caller, set()).add(callee)
+                neighbours.setdefault(callee, set()).add(caller)
+    start, end = chains["chain_start"].to_numpy(), chains["chain_end"].to_numpy()
+    fired = to_ns(alerts["fired_at"])
+    lead = int(config.lead_min * MINUTE_NS)
+    ep_start, ep_end = to_ns(episodes["start"]), to_ns(episodes["end"])
+    names = services.to_numpy()
+    found = []
+    for e, part in anchors.groupby("episode"):
+        near: set[str] = set()
+        for service in set(names[part["alert"].to_numpy()]):
+            near |= {service, *neighbours.get(service, ())}
+        who = np.concatenate([by_service.get(s, np.zeros(0, np.int64)) for s in near])
+        hit = who[(start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])]
+        found.append(pd.DataFrame({"alert": hit.astype(np.int64), "episode": e}))
+    return pd.concat(found, ignore_index=True) if found else empty
+
+
+def attributed_labels(
+    derived: pd.DataFrame,
+    data: DataDir,
+    stages: StageIndex,
+    baselines: Baselines,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """The training target: `derived` (window labels, in the alerts' order) with `label` and
+    `impact_weight` from attribution, plus `attributed_to` and `causal_share`. Alerts whose
+    window label is not known yet stay unknown; method 'window' keeps the window labels."""
+    if config.method == "window":
+        return derived
+    credit = attribute_impact(
+        data.alerts,
+        data.journey_outcomes,
+        stages,
+        data.journey_map,
+        baselines,
+        int(data.window.value),
+        config,
+    )
+    if not (credit["alert_id"].to_numpy() == derived["alert_id"].to_numpy()).all():
+        credit = credit.set_index("alert_id").loc[derived["alert_id"]].reset_index()
+    known = derived["label"].notna().to_numpy()
+    label = pd.array(credit["label"].to_numpy(), dtype="Int64")
+    label[~known] = pd.NA
+    return derived.assign(
+        label=label,
+        impact_weight=np.where(known, credit["impact_weight"].to_numpy(), np.nan),
+        attributed_to=credit["attributed_to"].to_numpy(),
+        causal_share=credit["causal_share"].to_numpy(),
+    )
