@@ -7,7 +7,7 @@ import pandas as pd
 
 from .effects import Effects, peak_stage_drop
 from .traffic import Funnel
-from .world import SEGMENTS, World
+from .world import World
 
 MATERIAL_LOST_COMPLETIONS = 10.0  # at least this many users failed to go on ...
 MATERIAL_STAGE_DROP = 0.05  # ... and some stage lost at least this share of its completions
@@ -19,7 +19,7 @@ def incident_damage(
 ) -> pd.DataFrame:
     """Per incident: lost completions (expected, from the unharmed rate), their value, peak stage drop."""
     values = np.array([stage.value for _, stage in world.flat_stages()])
-    weights = np.array([SEGMENTS[g]["weight"] for g in SEGMENTS])
+    weights = np.array([segment.weight for segment in world.segments.values()])
     lost = np.zeros(len(incidents))
     lost_value = np.zeros(len(incidents))
     for i, d, w0, w1 in effects.per_incident:
