@@ -12,6 +12,7 @@ from models.metrics import impact_weighted_recall, ranking_metrics, ranking_orde
 from models.reference_rankings import ORACLE, reference_scores
 
 MODEL = "model"
+RULES = ("severity", "criticality_rule")  # a model must beat each on PR-AUC to ship
 SLICES = {"stage": "stage", "source": "alert_source", "severity": "severity"}
 
 
@@ -81,7 +82,16 @@ COLUMNS = {
 def comparison_table(evaluation: Evaluation) -> pd.DataFrame:
     """The printed table: orderings as rows, the metrics people read as columns, ratios to severity."""
     table = evaluation.table[[c for c in COLUMNS if c in evaluation.table]].rename(columns=COLUMNS)
-    table["PR-AUC ÷ severity"] = (
-        evaluation.table["pr_auc"] / evaluation.table.loc["severity", "pr_auc"]
-    )
+    for rule in RULES:
+        table[f"PR-AUC ÷ {rule}"] = evaluation.table["pr_auc"] / evaluation.table.loc[rule, "pr_auc"]
     return table
+
+
+def rules_not_beaten(evaluation: Evaluation) -> list[str]:
+    """The rules (RULES) whose PR-AUC the model does not strictly beat on these alerts."""
+    model = evaluation.figure(metric="pr_auc")
+    return [
+        rule
+        for rule in RULES
+        if rule in evaluation.table.index and not model > evaluation.figure(rule, "pr_auc")
+    ]

@@ -76,12 +76,23 @@ class GateDecision:
     champion_figure: float | None
     champion_version: str | None
     metric: str
+    rules_beaten: dict[str, tuple[float, float]] | None = None  # rule -> (model, rule) PR-AUC
+    lost_to: tuple[str, ...] = ()  # the rules the model did not beat
 
     @property
     def promoted(self) -> bool:
         return self.alias == CHAMPION
 
     def sentence(self) -> str:
+        if self.lost_to:
+            figures = ", ".join(
+                f"{rule} {self.rules_beaten[rule][1]:.3f}" for rule in self.lost_to
+            )
+            model = self.rules_beaten[self.lost_to[0]][0]
+            return (
+                f"new model does not beat the rules on the held-out days (PR-AUC {model:.3f} vs "
+                f"{figures}): it stays @{CHALLENGER}, never shipped worse than the rule"
+            )
         if self.champion_figure is None:
             return f"no champion yet: version becomes @{CHAMPION} ({self.metric} {self.new_figure:.3f})"
         verb = "beats" if self.promoted else "does not beat"
@@ -92,12 +103,27 @@ class GateDecision:
 
 
 def gate(
-    new_figure: float, champion_figure: float | None, champion_version: str | None, metric: str
+    new_figure: float,
+    champion_figure: float | None,
+    champion_version: str | None,
+    metric: str,
+    rule_pr_auc: dict[str, tuple[float, float]] | None = None,
 ) -> GateDecision:
-    """Champion only when strictly better on the primary metric (a tie keeps the proven model)."""
+    """Champion only when the model beats every rule (`rule_pr_auc`: rule -> (model, rule) PR-AUC
+    on the held-out days, strictly) and is strictly better than the champion on the primary
+    metric (a tie keeps the proven model)."""
+    lost = tuple(
+        rule for rule, (model, figure) in (rule_pr_auc or {}).items() if not model > figure
+    )
     better = champion_figure is None or new_figure > champion_figure
     return GateDecision(
-        CHAMPION if better else CHALLENGER, new_figure, champion_figure, champion_version, metric
+        CHAMPION if better and not lost else CHALLENGER,
+        new_figure,
+        champion_figure,
+        champion_version,
+        metric,
+        rule_pr_auc,
+        lost,
     )
 
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 from rich.table import Table
 
-from models.evaluation import MODEL, Evaluation, comparison_table
+from models.evaluation import MODEL, Evaluation, comparison_table, rules_not_beaten
 
 
 def frame_table(
@@ -24,7 +24,15 @@ def frame_table(
 
 
 def comparison(evaluation: Evaluation, title: str) -> Table:
-    return frame_table(comparison_table(evaluation), title, "ranking", highlight=MODEL)
+    table = frame_table(comparison_table(evaluation), title, "ranking", highlight=MODEL)
+    lost = rules_not_beaten(evaluation)
+    if lost:
+        table.caption = (
+            f"the model does NOT beat {' and '.join(lost)} on PR-AUC here: "
+            "the champion gate will not promote it"
+        )
+        table.caption_style = "bold red"
+    return table
 
 
 def _cell(value) -> str:

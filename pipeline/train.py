@@ -18,7 +18,7 @@ from features.spec import FeatureSpec
 from features.stages import StageIndex
 from features.table import FeatureTable, build_feature_table
 from models.config import TrainConfig
-from models.evaluation import Evaluation, evaluate
+from models.evaluation import RULES, Evaluation, evaluate
 from models.profile import build_profile
 from models.ranker_model import log_ranker
 from models.ranking import META_INPUTS, Ranker
@@ -201,9 +201,10 @@ def _gate(
     are judged on what was known: only the feature config and baselines are the champion's own.
     """
     metric = "iw_recall_at_budget"
+    rules = rule_figures(evaluation)
     current = version_of(client, config.registered_model, CHAMPION)
     if current is None:
-        return gate(evaluation.figure(), None, None, metric)
+        return gate(evaluation.figure(), None, None, metric, rules)
     champion = load_ranker_from(f"models:/{config.registered_model}/{current.version}")
     table = build_feature_table(data, champion.spec.config, champion.baselines, feedback)
     rows = table.frame.set_index("alert_id").loc[evaluation.frame["alert_id"]].reset_index()
@@ -214,7 +215,17 @@ def _gate(
         scored["impact_probability"].to_numpy(),
         evaluation.budget,
     )
-    return gate(evaluation.figure(), champion_eval.figure(), str(current.version), metric)
+    return gate(evaluation.figure(), champion_eval.figure(), str(current.version), metric, rules)
+
+
+def rule_figures(evaluation: Evaluation) -> dict[str, tuple[float, float]]:
+    """(model, rule) PR-AUC on the held-out days for each rule the model must beat to ship."""
+    model = evaluation.figure(metric="pr_auc")
+    return {
+        rule: (model, evaluation.figure(rule, "pr_auc"))
+        for rule in RULES
+        if rule in evaluation.table.index
+    }
 
 
 def _info(
