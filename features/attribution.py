@@ -47,15 +47,28 @@ def attribute_impact(
 ) -> pd.DataFrame:
     """ATTRIBUTION_COLUMNS per alert, in the alerts' order (label 0 where nothing is credited)."""
     config = config or AttributionConfig()
-    windows = window_losses(outcomes, stages, baselines, journey_map, step_ns)
-    episodes = degradations(windows, stages, config)
+    episodes = degradations(
+        _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config),
+        stages,
+        config,
+    )
     chains = alert_chains(alerts, config)
     candidates = candidate_pairs(alerts, chains, episodes, stages, config)
     if len(candidates) == 0:
         return _credit(alerts, chains, candidates, np.zeros(0), episodes, journey_map, config)
     chance = chance_pairs(alerts, chains, episodes, stages, config)
-    posterior = causal_posterior(chains, candidates, chance, config)
+    companions = companion_bins(alerts, chains, journey_map, config)
+    posterior = causal_posterior(chains, candidates, chance, companions, config)
     return _credit(alerts, chains, candidates, posterior, episodes, journey_map, config)
+
+
+def _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config):
+    """Per-window losses of all regions together (key None) and, with `by_region`, of each."""
+    scopes = {None: outcomes}
+    if config.by_region and "region" in outcomes and outcomes["region"].notna().any():
+        regions = outcomes["region"].astype(str)
+        scopes |= {r: outcomes[regions == r] for r in sorted(regions.unique()) if r != "<NA>"}
+    return {r: window_losses(part, stages, baselines, journey_map, step_ns) for r, part in scopes.items()}
 
 
 def alert_chains(alerts: pd.DataFrame, config: AttributionConfig) -> pd.DataFrame:
@@ -93,14 +106,37 @@ def alert_chains(alerts: pd.DataFrame, config: AttributionConfig) -> pd.DataFram
     )
 
 
-def degradations(windows: pd.DataFrame, stages: StageIndex, config: AttributionConfig) -> pd.DataFrame:
-    """Material episodes of two kinds, in one frame (episode_id, service, stage_code, start, end,
-    lost_completions, lost_value):
+def degradations(
+    windows_by_region: dict[str | None, pd.DataFrame], stages: StageIndex, config: AttributionConfig
+) -> pd.DataFrame:
+    """Material episodes, in one frame (episode_id, service, stage_code, region, start, end,
+    lost_completions, lost_value), found in every region's windows and in all regions' together
+    (region None), at each of `time_scales` (windows summed by that many):
 
     - per mapped service, over the pooled windows of the stages it reaches hard (all its stages
       when none is hard): one failure that costs a little at each of many stages is seen whole;
     - per stage (service None), for the services the map leaves out (`credit_unmapped`).
+
+    A failure in one region drowns in the others' traffic, and a slow burn in the noise of single
+    windows: the regional and coarser series see them.
     """
+    found = [
+        episode
+        for region, windows in windows_by_region.items()
+        if len(windows)
+        for episode in _episodes_of(windows, stages, config, region)
+    ]
+    columns = ["service", "stage_code", "region", "start_ns", "end_ns", "lost_completions", "lost_value"]
+    out = pd.DataFrame(found, columns=columns)
+    out = out.sort_values(["start_ns", "stage_code"], kind="stable", ignore_index=True)
+    return out.assign(
+        episode_id=[f"deg-{i:05d}" for i in range(1, len(out) + 1)],
+        start=from_ns(out["start_ns"].to_numpy(np.int64)),
+        end=from_ns(out["end_ns"].to_numpy(np.int64)),
+    ).drop(columns=["start_ns", "end_ns"])
+
+
+def _episodes_of(windows: pd.DataFrame, stages: StageIndex, config: AttributionConfig, region):
     codes = np.sort(windows["stage_code"].unique())
     ordered = windows.sort_values(["stage_code", "window_start"], kind="stable")
     grid = {
@@ -117,27 +153,31 @@ def degradations(windows: pd.DataFrame, stages: StageIndex, config: AttributionC
         groups.append((str(service), -1, [row_of[c] for c in chosen.unique() if c in row_of]))
     if config.credit_unmapped:
         groups += [(None, int(c), [row_of[int(c)]]) for c in codes]
-    rows = []
+    episodes = config.episodes
     for service, code, members in groups:
         pooled = {name: values[members].sum(axis=0) for name, values in grid.items()}
-        z = _z(pooled["lost"], pooled["completion_var"])
-        for first, last in episode_spans(z, pooled["lost"], pooled["completion_var"], config.episodes):
-            span = slice(first, last + 1)
-            lost, expected = pooled["lost"][span].sum(), pooled["expected_completed"][span].sum()
-            if lost < config.episodes.min_lost_completions or lost < config.episodes.min_relative_drop * expected:
-                continue
-            rows.append(
-                (service, code, starts[first], starts[last] + step, lost, max(pooled["lost_value"][span].sum(), 0.0))
-            )
-    out = pd.DataFrame(
-        rows, columns=["service", "stage_code", "start_ns", "end_ns", "lost_completions", "lost_value"]
-    )
-    out = out.sort_values(["start_ns", "stage_code"], kind="stable", ignore_index=True)
-    return out.assign(
-        episode_id=[f"deg-{i:05d}" for i in range(1, len(out) + 1)],
-        start=from_ns(out["start_ns"].to_numpy(np.int64)),
-        end=from_ns(out["end_ns"].to_numpy(np.int64)),
-    ).drop(columns=["start_ns", "end_ns"])
+        for scale in config.time_scales:
+            for first, last in _spans(pooled, scale, episodes):
+                span = slice(first, last + 1)
+                lost = pooled["lost"][span].sum()
+                expected = pooled["expected_completed"][span].sum()
+                if lost < episodes.min_lost_completions or lost < episodes.min_relative_drop * expected:
+                    continue
+                value = max(pooled["lost_value"][span].sum(), 0.0)
+                yield (service, code, region, starts[first], starts[last] + step, lost, value)
+
+
+def _spans(pooled: dict[str, np.ndarray], scale: int, config) -> list[tuple[int, int]]:
+    """Episode spans (first, last window) of the series summed over blocks of `scale` windows."""
+    n = len(pooled["lost"])
+    blocks = -(-n // scale)
+    summed = {
+        name: np.pad(pooled[name], (0, blocks * scale - n)).reshape(blocks, scale).sum(axis=1)
+        for name in ("lost", "completion_var")
+    }
+    z = _z(summed["lost"], summed["completion_var"])
+    spans = episode_spans(z, summed["lost"], summed["completion_var"], config)
+    return [(first * scale, min(n - 1, last * scale + scale - 1)) for first, last in spans]
 
 
 def _z(lost: np.ndarray, variance: np.ndarray) -> np.ndarray:
@@ -179,6 +219,44 @@ def candidate_pairs(
 
 
 TIMING_BINS = 6
+COMPANION_BINS = 3  # alone, one related alert along, two or more
+
+
+def companion_bins(alerts: pd.DataFrame, chains: pd.DataFrame, journey_map: JourneyMap, config) -> np.ndarray:
+    """Per alert, 0/1/2: how many other chains (other rules) began within `companion_min` of its
+    chain on its own service or a service it calls or that calls it in the map. One failure
+    trips several rules on the services it travels through; a coincidence fires alone."""
+    services = alerts["service"].astype(str).to_numpy()
+    first = chains.drop_duplicates("chain")
+    by_service = {
+        s: np.sort(part["chain_start"].to_numpy())
+        for s, part in first.assign(service=services[first.index]).groupby("service")
+    }
+    near = _neighbours(journey_map)
+    window = int(config.companion_min * MINUTE_NS)
+    start = chains["chain_start"].to_numpy()
+    count = np.zeros(len(alerts), dtype=np.int64)
+    for service in np.unique(services):
+        mine = np.flatnonzero(services == service)
+        for other in {service, *near.get(service, ())}:
+            times = by_service.get(other)
+            if times is None:
+                continue
+            lo = np.searchsorted(times, start[mine] - window, "left")
+            hi = np.searchsorted(times, start[mine] + window, "right")
+            count[mine] += hi - lo
+    count -= 1  # its own chain
+    return np.minimum(np.maximum(count, 0), COMPANION_BINS - 1)
+
+
+def _neighbours(journey_map: JourneyMap) -> dict[str, set[str]]:
+    """Each service's direct callees and callers in the map's `dependencies`."""
+    near: dict[str, set[str]] = {}
+    for caller, callees in journey_map.dependencies.items():
+        for callee in callees:
+            near.setdefault(caller, set()).add(callee)
+            near.setdefault(callee, set()).add(caller)
+    return near
 
 
 def timing_bin(start_offset_ns: np.ndarray, end_offset_ns: np.ndarray, config) -> np.ndarray:
@@ -226,14 +304,16 @@ def causal_posterior(
     chains: pd.DataFrame,
     candidates: pd.DataFrame,
     chance: tuple[pd.DataFrame, float],
+    companions: np.ndarray,
     config: AttributionConfig,
 ) -> np.ndarray:
     """Per candidate pair, the probability that the alert is a cause rather than a coincidence.
 
     Two views of the same question, each the share of candidates beyond chance: by the alert's
     rule on its service (its chains; sparse ones borrow their rule's share over all services,
-    with `prior_chains` pseudo-chains) and by the pair's timing. They combine as independent
-    evidence on the odds scale, relative to the overall share.
+    with `prior_chains` pseudo-chains), and by the pair's circumstances — its timing against the
+    episode and how many related alerts fired with it (`companion_bins`). They combine as
+    independent evidence on the odds scale, relative to the overall share.
     """
     null, periods = chance
     scale = 1.0 / periods if periods > 0 else 0.0
@@ -247,10 +327,14 @@ def causal_posterior(
     prior = config.prior_chains
     key_share = ((seen - expected) + prior * rule_share).clip(lower=0) / (seen + prior)
     by_key = key_share.reindex(key[candidates["alert"]], fill_value=0.0).to_numpy()
-    bins = np.arange(TIMING_BINS)
-    seen_t = candidates["timing"].value_counts().reindex(bins, fill_value=0).astype(float)
-    expected_t = null["timing"].value_counts().reindex(bins, fill_value=0) * scale
-    by_time = _share(seen_t, expected_t, 0.0).to_numpy()[candidates["timing"].to_numpy()]
+    bins = np.arange(TIMING_BINS * COMPANION_BINS)
+    seen_bin, null_bin = (
+        p["timing"].to_numpy() * COMPANION_BINS + companions[p["alert"].to_numpy()]
+        for p in (candidates, null)
+    )
+    seen_t = pd.Series(seen_bin).value_counts().reindex(bins, fill_value=0).astype(float)
+    expected_t = pd.Series(null_bin).value_counts().reindex(bins, fill_value=0) * scale
+    by_time = _share(seen_t, expected_t, 0.0).to_numpy()[seen_bin]
     overall = _share(pd.Series([len(candidates)]), pd.Series([len(null) * scale]), 0.0).iloc[0]
     logit = _logit(by_key) + _logit(by_time) - _logit(np.full(len(by_key), overall))
     return 1.0 / (1.0 + np.exp(-logit))
@@ -289,7 +373,8 @@ def _credit(
         ignore_index=True,
     ).drop_duplicates(["alert", "episode"])
     value = episodes["lost_value"].to_numpy() if len(episodes) else np.zeros(0)
-    weight = np.bincount(credited["alert"], weights=value[credited["episode"]], minlength=n)
+    weight = np.zeros(n)  # the costliest episode credited: regions and scales see one failure twice
+    np.maximum.at(weight, credited["alert"].to_numpy(), value[credited["episode"].to_numpy()])
     label = np.bincount(credited["alert"], minlength=n) > 0
     best = np.zeros(n)
     np.maximum.at(best, candidates["alert"].to_numpy(), posterior)
@@ -324,12 +409,7 @@ def _same_failure(
         return empty
     services = alerts["service"].astype(str)
     by_service = {s: np.asarray(rows) for s, rows in services.groupby(services).indices.items()}
-    neighbours: dict[str, set[str]] = {}
-    if config.share_credit == "neighbours":
-        for caller, callees in journey_map.dependencies.items():
-            for callee in callees:
-                neighbours.setdefault(caller, set()).add(callee)
-                neighbours.setdefault(callee, set()).add(caller)
+    neighbours = _neighbours(journey_map) if config.share_credit == "neighbours" else {}
     start, end = chains["chain_start"].to_numpy(), chains["chain_end"].to_numpy()
     fired = to_ns(alerts["fired_at"])
     lead = int(config.lead_min * MINUTE_NS)

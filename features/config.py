@@ -115,6 +115,12 @@ class AttributionConfig(_Config):
     episodes: EpisodeConfig = Field(
         EpisodeConfig(), description="When a stage counts as degraded, for attribution."
     )
+    by_region: bool = Field(
+        True, description="Look for degradations in each region too (a failure in one region)."
+    )
+    time_scales: tuple[int, ...] = Field(
+        (1,), description="Look for degradations in windows summed by these many, too (slow burns)."
+    )
     lead_min: float = Field(
         15.0, ge=0, description="A cause may fire this long before its episode starts."
     )
@@ -129,6 +135,9 @@ class AttributionConfig(_Config):
     )
     end_slack_min: float = Field(
         5.0, ge=0, description="A chain still active this close to its episode's end outlived it."
+    )
+    companion_min: float = Field(
+        10.0, ge=0, description="Related alerts that began this close count as firing together."
     )
     null_shift_days: tuple[int, ...] = Field(
         (1, 2, 3, 7),
