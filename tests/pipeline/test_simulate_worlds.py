@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.loading import load_data_dir
+from features.loading import load_data_dir, load_session_events
 from pipeline.cli import main
 from pipeline.simulate import WORLDS, SimulationConfig, simulate
 from pipeline.simulate.effects import stage_exposure
@@ -262,3 +262,19 @@ def test_no_code_outside_the_simulator_knows_a_world_or_its_names():
         for match in pattern.finditer(path.read_text(encoding="utf-8"))
     ]
     assert not found
+
+
+def test_session_events_of_another_world_add_up_to_its_outcomes(tmp_path):
+    out = tmp_path / "media"
+    simulate(SimulationConfig(out=out, days=1, seed=SEED, world="media", events=True))
+    events = load_session_events(out / "session_events.parquet")
+    outcomes = load_data_dir(out).journey_outcomes
+    keys = ["window_start", "journey", "stage", "segment", "region"]
+    counted = (
+        events.assign(window_start=events["ts"].dt.floor("15min"))
+        .pivot_table(index=keys, columns="event", values="session_id", aggfunc="size", fill_value=0)
+        .reset_index()
+    )
+    both = outcomes.merge(counted, on=keys, how="outer", validate="one_to_one").fillna(0)
+    assert (both["sessions"] == both["enter"]).all()
+    assert (both["completed"] == both["complete"]).all()
