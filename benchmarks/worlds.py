@@ -11,14 +11,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
 from features.schemas import SEVERITIES
 from pipeline.simulate import WORLDS, SimulationConfig, simulate
-from pipeline.simulate.effects import stage_exposure
-from pipeline.simulate.journey_map import HARD_EXPOSURE
+from pipeline.simulate.truth import coincident_noise
 from pipeline.simulate.worlds import DEFAULT_WORLD
 
 DAYS, SEED = 35, 1
@@ -79,7 +77,7 @@ def _figures(world: str, out: Path) -> dict:
         "severity PR-AUC/base": average_precision_score(impact, rank) / impact.mean(),
         "incidents": len(incidents),
         "material incidents": int(incidents["material"].sum()),
-        "coincident noise": _coincident_noise(world, alerts, incidents),
+        "coincident noise": len(coincident_noise(WORLDS[world], alerts, incidents)),
         "outcome rows": len(outcomes),
         "densest stage /window": per_window.max(),
         "sparsest stage /window": per_window.min(),
@@ -87,22 +85,6 @@ def _figures(world: str, out: Path) -> dict:
         "weekend/weekday min": _weekend_ratio(outcomes),
         "planted": planted,
     }
-
-
-def _coincident_noise(world: str, alerts: pd.DataFrame, incidents: pd.DataFrame) -> int:
-    """Noise alerts on the other services of stages a material incident hurts, while it lasts."""
-    truth = WORLDS[world]
-    exposure = stage_exposure(truth)
-    stages = [stage for _, stage in truth.flat_stages()]
-    noise = alerts.loc[alerts["incident_id"].isna()]
-    count = 0
-    for inc in incidents.loc[incidents["material"]].itertuples():
-        hurt = np.flatnonzero(exposure[inc.service] >= HARD_EXPOSURE)
-        others = {s for k in hurt for s in stages[k].services} - {inc.service}
-        count += int(
-            (noise["fired_at"].between(inc.start, inc.end) & noise["service"].isin(others)).sum()
-        )
-    return count
 
 
 def _weekend_ratio(outcomes: pd.DataFrame) -> float:
