@@ -9,7 +9,7 @@ SAMPLE := data/sample
 SAMPLE_DAYS := 21
 SAMPLE_SEED := 20261101
 
-.PHONY: help setup demo test test-fast reliability bench lint format sample docs notebooks clean
+.PHONY: help setup demo test test-fast reliability bench bench-quality lint format sample docs notebooks clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ reliability: setup ## Fuzz, load, kill -9 and downstream-down on loopback; print
 
 bench: setup ## Run the benchmarks side by side and print ratios
 	$(RUN) python -m benchmarks
+
+bench-quality: setup ## Ranking quality on every simulated world and 3 seeds, against the truth (~10 min)
+	$(RUN) python -m benchmarks.quality
 
 lint: setup ## Lint and check formatting with ruff
 	$(RUN) ruff check .

@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-
 ON_THEIR_OWN = {"quality"}  # long: `make bench-quality` runs it, `make bench` does not
 
 

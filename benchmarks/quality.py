@@ -21,17 +21,20 @@ evaluation reads:
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from features.config import AttributionConfig, FeatureJobConfig
 from features.loading import find_table, load_data_dir
 from features.settings import settings_at
+from models.config import TrainConfig
 from models.reference_rankings import reference_scores
 from models.truth_metrics import orderings_against_truth, truth_agreement
 from pipeline.score import scoring_rows
@@ -64,10 +67,18 @@ class WorldRun:
     table: pd.DataFrame  # orderings × metrics against the truth on the scored days
     scored_alerts: int
     seconds: float
+    scored: (
+        pd.DataFrame
+    )  # per scored alert: its features, the ranker's answer and each ordering's score
 
 
 def run_world(
-    world: str, seed: int, workdir: Path, days: int = TOTAL_DAYS, train_days: int = TRAIN_DAYS
+    world: str,
+    seed: int,
+    workdir: Path,
+    days: int = TOTAL_DAYS,
+    train_days: int = TRAIN_DAYS,
+    config: TrainConfig | None = None,
 ) -> WorldRun:
     """Simulate, cut, train on the first `train_days`, score the rest as if live, compare with the truth."""
     started = time.perf_counter()
@@ -76,7 +87,7 @@ def run_world(
     data = load_data_dir(full)
     cutoff = data.alerts["fired_at"].min().floor("D") + pd.Timedelta(days=train_days)
     history = cut_data_dir(full, workdir / "train", cutoff)
-    result = train(history, settings_at(workdir / "home"))
+    result = train(history, settings_at(workdir / "home"), config)
     later = data.alerts[data.alerts["fired_at"] >= cutoff].reset_index(drop=True)
     rows = scoring_rows(result.ranker, data, later)
     ranked = result.ranker.rank(rows).set_index("alert_id").loc[rows["alert_id"]]
@@ -84,7 +95,11 @@ def run_world(
     table = orderings_against_truth(rows["alert_id"], scores, data.truth)
     split = result.split
     labels = truth_agreement(pd.concat([split.train, split.validation, split.test]), data.truth)
-    return WorldRun(world, seed, labels, table, len(later), time.perf_counter() - started)
+    scored = rows.assign(
+        impact_probability=ranked["impact_probability"].to_numpy(),
+        **{f"score_{name}": values for name, values in scores.items()},
+    )
+    return WorldRun(world, seed, labels, table, len(later), time.perf_counter() - started, scored)
 
 
 def cut_data_dir(source: Path, out: Path, cutoff: pd.Timestamp) -> Path:
@@ -102,7 +117,11 @@ def cut_data_dir(source: Path, out: Path, cutoff: pd.Timestamp) -> Path:
         elif name in TIME_COLUMNS:
             frame = frame[frame[TIME_COLUMNS[name]] < cutoff]
         elif name == "truth":
-            frame = frame[frame["alert_id"].isin(data.alerts.loc[data.alerts["fired_at"] < cutoff, "alert_id"])]
+            frame = frame[
+                frame["alert_id"].isin(
+                    data.alerts.loc[data.alerts["fired_at"] < cutoff, "alert_id"]
+                )
+            ]
         frame.to_parquet(out / path.name, index=False)
     return out
 
@@ -160,13 +179,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", default=",".join(map(str, SEEDS)))
     parser.add_argument("--days", type=int, default=TOTAL_DAYS)
     parser.add_argument("--train-days", type=int, default=TRAIN_DAYS)
+    parser.add_argument(
+        "--labels",
+        choices=["attributed", "window"],
+        default="attributed",
+        help="the training target: labels attributed to causes, or the window labels of before",
+    )
     args = parser.parse_args(argv if argv is not None else [])
+    config = TrainConfig(
+        features=FeatureJobConfig(attribution=AttributionConfig(method=args.labels))
+    )
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+    print(f"labels: {args.labels}; {args.days} days, trained on the first {args.train_days}")
     runs = []
     for world in args.worlds.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
             with tempfile.TemporaryDirectory(prefix=f"quality-{world}-{seed}-") as tmp:
-                run = run_world(world, seed, Path(tmp), args.days, args.train_days)
+                run = run_world(world, seed, Path(tmp), args.days, args.train_days, config)
             print_run(run)
             runs.append(run)
     print("\n=== worst seed per world, then the worst world (ratios; goals in the last row) ===")

@@ -68,7 +68,10 @@ def _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config
     if config.by_region and "region" in outcomes and outcomes["region"].notna().any():
         regions = outcomes["region"].astype(str)
         scopes |= {r: outcomes[regions == r] for r in sorted(regions.unique()) if r != "<NA>"}
-    return {r: window_losses(part, stages, baselines, journey_map, step_ns) for r, part in scopes.items()}
+    return {
+        r: window_losses(part, stages, baselines, journey_map, step_ns)
+        for r, part in scopes.items()
+    }
 
 
 def alert_chains(alerts: pd.DataFrame, config: AttributionConfig) -> pd.DataFrame:
@@ -126,7 +129,15 @@ def degradations(
         if len(windows)
         for episode in _episodes_of(windows, stages, config, region)
     ]
-    columns = ["service", "stage_code", "region", "start_ns", "end_ns", "lost_completions", "lost_value"]
+    columns = [
+        "service",
+        "stage_code",
+        "region",
+        "start_ns",
+        "end_ns",
+        "lost_completions",
+        "lost_value",
+    ]
     out = pd.DataFrame(found, columns=columns)
     out = out.sort_values(["start_ns", "stage_code"], kind="stable", ignore_index=True)
     return out.assign(
@@ -161,7 +172,10 @@ def _episodes_of(windows: pd.DataFrame, stages: StageIndex, config: AttributionC
                 span = slice(first, last + 1)
                 lost = pooled["lost"][span].sum()
                 expected = pooled["expected_completed"][span].sum()
-                if lost < episodes.min_lost_completions or lost < episodes.min_relative_drop * expected:
+                if (
+                    lost < episodes.min_lost_completions
+                    or lost < episodes.min_relative_drop * expected
+                ):
                     continue
                 value = max(pooled["lost_value"][span].sum(), 0.0)
                 yield (service, code, region, starts[first], starts[last] + step, lost, value)
@@ -211,7 +225,9 @@ def candidate_pairs(
     for e, owner in enumerate(episodes["service"].to_numpy(dtype=object)):
         linked = owner is not None
         who = by_service.get(owner, unlinked[:0]) if linked else unlinked
-        hit = who[(start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])]
+        hit = who[
+            (start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])
+        ]
         timing = timing_bin(start[hit] - ep_start[e], end[hit] - ep_end[e], config)
         found.append(pd.DataFrame({"alert": hit, "episode": e, "linked": linked, "timing": timing}))
     out = pd.concat(found, ignore_index=True).astype(columns)
@@ -222,7 +238,9 @@ TIMING_BINS = 6
 COMPANION_BINS = 3  # alone, one related alert along, two or more
 
 
-def companion_bins(alerts: pd.DataFrame, chains: pd.DataFrame, journey_map: JourneyMap, config) -> np.ndarray:
+def companion_bins(
+    alerts: pd.DataFrame, chains: pd.DataFrame, journey_map: JourneyMap, config
+) -> np.ndarray:
     """Per alert, 0/1/2: how many other chains (other rules) began within `companion_min` of its
     chain on its own service or a service it calls or that calls it in the map. One failure
     trips several rules on the services it travels through; a coincidence fires alone."""
@@ -368,16 +386,16 @@ def _credit(
     n = len(alerts)
     need = np.where(candidates["linked"], config.min_posterior, config.min_unmapped_posterior)
     anchors = candidates[posterior >= need]
-    credited = pd.concat(
-        [anchors[["alert", "episode"]], _same_failure(alerts, chains, anchors, episodes, journey_map, config)],
-        ignore_index=True,
-    ).drop_duplicates(["alert", "episode"])
+    best = np.zeros(n)
+    np.maximum.at(best, candidates["alert"].to_numpy(), posterior)
+    shared = _same_failure(alerts, chains, anchors, episodes, journey_map, config)
+    shared = shared[best[shared["alert"].to_numpy()] >= config.min_shared_posterior]
+    credited = pd.concat([anchors[["alert", "episode"]], shared], ignore_index=True)
+    credited = credited.drop_duplicates(["alert", "episode"])
     value = episodes["lost_value"].to_numpy() if len(episodes) else np.zeros(0)
     weight = np.zeros(n)  # the costliest episode credited: regions and scales see one failure twice
     np.maximum.at(weight, credited["alert"].to_numpy(), value[credited["episode"].to_numpy()])
     label = np.bincount(credited["alert"], minlength=n) > 0
-    best = np.zeros(n)
-    np.maximum.at(best, candidates["alert"].to_numpy(), posterior)
     first = credited.drop_duplicates("alert")
     ids = episodes["episode_id"].to_numpy() if len(episodes) else np.zeros(0, dtype=object)
     attributed = np.full(n, None, dtype=object)
@@ -421,7 +439,9 @@ def _same_failure(
         for service in set(names[part["alert"].to_numpy()]):
             near |= {service, *neighbours.get(service, ())}
         who = np.concatenate([by_service.get(s, np.zeros(0, np.int64)) for s in near])
-        hit = who[(start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])]
+        hit = who[
+            (start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])
+        ]
         found.append(pd.DataFrame({"alert": hit.astype(np.int64), "episode": e}))
     return pd.concat(found, ignore_index=True) if found else empty
 

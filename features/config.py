@@ -131,7 +131,9 @@ class AttributionConfig(_Config):
         30.0, gt=0, description="How long a firing without resolved_at counts as active."
     )
     onset_min: float = Field(
-        15.0, ge=0, description="A chain that began this soon after its episode started began at the onset."
+        15.0,
+        ge=0,
+        description="A chain that began this soon after its episode started began at the onset.",
     )
     end_slack_min: float = Field(
         5.0, ge=0, description="A chain still active this close to its episode's end outlived it."
@@ -154,12 +156,19 @@ class AttributionConfig(_Config):
         description="Credit also the other candidates of the episode on a cause's service "
         "(service) or on services it calls or that call it (neighbours).",
     )
+    min_shared_posterior: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="An alert shares a cause's credit only when it is this plausible a cause itself.",
+    )
     credit_unmapped: bool = Field(
         True, description="Judge services the map links to no stage against every stage's episodes."
     )
     min_unmapped_posterior: float = Field(
         0.8, ge=0, le=1, description="The probability an unmapped service's alert needs."
     )
+
 
 class FeatureConfig(_Config):
     """Windows and priors of the point-in-time features."""

@@ -61,5 +61,7 @@ class ScoreCalibrator:
             probability = self.model_.predict(raw)
         else:
             probability = self.model_.predict_proba(raw.reshape(-1, 1))[:, 1]
-        # Keep the booster's order within a flat isotonic step: ties would throw ranking information away.
-        return np.clip(probability + 1e-9 * np.tanh(raw / 10.0), 0.0, 1.0)
+        # Keep the booster's order within a flat isotonic step, the first and last included: ties
+        # would throw ranking information away (a step at 0 held half of a held-out week once).
+        edge = 1e-6
+        return np.clip(probability, edge, 1.0 - edge) + 1e-9 * np.tanh(raw / 10.0)

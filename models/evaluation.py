@@ -83,7 +83,9 @@ def comparison_table(evaluation: Evaluation) -> pd.DataFrame:
     """The printed table: orderings as rows, the metrics people read as columns, ratios to severity."""
     table = evaluation.table[[c for c in COLUMNS if c in evaluation.table]].rename(columns=COLUMNS)
     for rule in RULES:
-        table[f"PR-AUC ÷ {rule}"] = evaluation.table["pr_auc"] / evaluation.table.loc[rule, "pr_auc"]
+        table[f"PR-AUC ÷ {rule}"] = (
+            evaluation.table["pr_auc"] / evaluation.table.loc[rule, "pr_auc"]
+        )
     return table
 
 

@@ -67,16 +67,12 @@ def priority_score(probability: np.ndarray, features: pd.DataFrame) -> np.ndarra
 
     Users at risk enter on a log scale (a stage with 10x the traffic is not 10x as urgent at the
     same probability: most of its users are not hit) and stage impact as the map's customer
-    impact score × the worth of one completion, the same worth the impact weight counts in.
+    impact score. The worth of one completion at the alert's own stages is left out on purpose:
+    a failure's cost lands wherever the call graph carries it (and where the map is wrong), so
+    across worlds it ranked a sure failure on a cheap stage below a doubtful one on a dear stage.
     """
     impact = np.nan_to_num(features["stage_impact_max"].to_numpy(float), nan=UNMAPPED_IMPACT)
-    value = np.nan_to_num(features["stage_value_max"].to_numpy(float), nan=1.0)
-    return (
-        probability
-        * np.log(2.0 + users_at_risk(features))
-        * np.maximum(impact, UNMAPPED_IMPACT)
-        * value
-    )
+    return probability * np.log(2.0 + users_at_risk(features)) * np.maximum(impact, UNMAPPED_IMPACT)
 
 
 @dataclass

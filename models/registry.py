@@ -85,9 +85,7 @@ class GateDecision:
 
     def sentence(self) -> str:
         if self.lost_to:
-            figures = ", ".join(
-                f"{rule} {self.rules_beaten[rule][1]:.3f}" for rule in self.lost_to
-            )
+            figures = ", ".join(f"{rule} {self.rules_beaten[rule][1]:.3f}" for rule in self.lost_to)
             model = self.rules_beaten[self.lost_to[0]][0]
             return (
                 f"new model does not beat the rules on the held-out days (PR-AUC {model:.3f} vs "

@@ -64,7 +64,10 @@ def orderings_against_truth(
             "iw_recall": impact_weighted_recall(score, label, value, budget),
             "incident_pr_auc": per_incident["pr_auc"],
             "incident_iw_recall": impact_weighted_recall(
-                items["score"].to_numpy(), items["label"].to_numpy(), items["value"].to_numpy(), budget
+                items["score"].to_numpy(),
+                items["label"].to_numpy(),
+                items["value"].to_numpy(),
+                budget,
             ),
         }
     return pd.DataFrame(rows).T
