@@ -67,6 +67,14 @@ TEMPLATES: dict[str, Template] = {
     "new_user_share_15m": lambda v, a: f"{v:.0%} of the sessions at risk are new users",
     "segment_weight_15m": lambda v, a: f"high-value segments at risk (mean weight {v:.2f})",
     "live_windows_15m": lambda v, a: None if v > 0 else "no live journey data for its stages",
+    "any_stage_drop_z_15m": lambda v, a: (
+        f"some journey stage is completing {v:.1f} standard deviations below normal"
+        if v >= 3
+        else None
+    ),
+    "stages_degraded_15m": lambda v, a: (
+        f"{v:.0f} journey stages completing well below normal" if v > 0 else None
+    ),
     "rule_impact_rate": lambda v, a: f"this rule hurt users in {v:.0%} of its past firings",
     "service_impact_rate": lambda v, a: (
         f"alerts on {a['service']} hurt users in {v:.0%} of past cases"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from features.build import feature_catalogue
+from features.config import AttributionConfig, EpisodeConfig
 from features.schemas import TABLES, TableSpec
 
 DOCS_DIR = Path(__file__).resolve().parent.parent / "docs"
@@ -46,10 +47,41 @@ def _table_section(spec: TableSpec) -> list[str]:
     return [*lines, ""]
 
 
+def training_target_markdown() -> str:
+    """The settings of the training target (features/attribution.py), from their pydantic fields."""
+    lines = [
+        "## The training target: labels attributed to causes",
+        "",
+        "The `label` the model learns is attributed (`features/attribution.py`): an alert is credited",
+        "with a degradation episode only when it explains it better than chance does (see the README,",
+        '"Labels: credit the cause, not the coincidence"). The track-record features above read the',
+        "window labels as they matured instead, which is what a live service knows. The settings,",
+        "under `features.attribution` in a train config, are logged with every model:",
+        "",
+        "| setting | default | meaning |",
+        "|---|---|---|",
+    ]
+    for name, field in AttributionConfig.model_fields.items():
+        default = field.default
+        shown = "see below" if isinstance(default, EpisodeConfig) else f"`{default}`"
+        lines.append(f"| `{name}` | {shown} | {field.description} |")
+    lines += [
+        "",
+        "Episodes (`features.attribution.episodes`):",
+        "",
+        "| setting | default | meaning |",
+    ]
+    lines.append("|---|---|---|")
+    for name, field in EpisodeConfig.model_fields.items():
+        if name != "baselines":
+            lines.append(f"| `{name}` | `{field.default}` | {field.description} |")
+    return "\n".join(lines) + "\n"
+
+
 def generated_docs() -> dict[Path, str]:
     return {
         DOCS_DIR / "data-contract.md": data_contract_markdown(),
-        DOCS_DIR / "features.md": feature_catalogue(),
+        DOCS_DIR / "features.md": feature_catalogue() + "\n" + training_target_markdown(),
     }
 
 

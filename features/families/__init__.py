@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from features.families import alert, alert_history, change, concurrency, journey, live_state
+from features.families import (
+    alert,
+    alert_history,
+    change,
+    concurrency,
+    journey,
+    journey_health,
+    live_state,
+)
 
 FAMILIES = {
     "The alert": alert,
     "The journey it maps to": journey,
     "Live journey state before fired_at": live_state,
+    "Journey health anywhere before fired_at": journey_health,
     "Alert history": alert_history,
     "Concurrency": concurrency,
     "Changes": change,
