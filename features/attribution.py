@@ -214,24 +214,53 @@ def candidate_pairs(
     if len(episodes) == 0 or len(alerts) == 0:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
     services = alerts["service"].astype(str)
-    by_service = {s: np.asarray(rows) for s, rows in services.groupby(services).indices.items()}
     mapped = services.isin(set(stages.links["service"])).to_numpy()
-    unlinked = np.flatnonzero(~mapped)
+    index = ActiveAlerts(np.where(mapped, services.to_numpy(dtype=object), None), alerts, chains)
     ep_start, ep_end = to_ns(episodes["start"]), to_ns(episodes["end"])
     lead = int(config.lead_min * MINUTE_NS)
-    start, end = chains["chain_start"].to_numpy(), chains["chain_end"].to_numpy()
-    fired = to_ns(alerts["fired_at"])
-    found = []
-    for e, owner in enumerate(episodes["service"].to_numpy(dtype=object)):
-        linked = owner is not None
-        who = by_service.get(owner, unlinked[:0]) if linked else unlinked
-        hit = who[
-            (start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])
-        ]
-        timing = timing_bin(start[hit] - ep_start[e], end[hit] - ep_end[e], config)
-        found.append(pd.DataFrame({"alert": hit, "episode": e, "linked": linked, "timing": timing}))
-    out = pd.concat(found, ignore_index=True).astype(columns)
+    owners = episodes["service"].to_numpy(dtype=object)
+    hits = [index.active(owner, ep_start[e] - lead, ep_end[e]) for e, owner in enumerate(owners)]
+    alert = np.concatenate(hits) if hits else np.zeros(0, np.int64)
+    episode = np.repeat(np.arange(len(episodes)), [len(h) for h in hits])
+    start, end = chains["chain_start"].to_numpy()[alert], chains["chain_end"].to_numpy()[alert]
+    out = pd.DataFrame(
+        {
+            "alert": alert,
+            "episode": episode,
+            "linked": pd.notna(owners[episode]),
+            "timing": timing_bin(start - ep_start[episode], end - ep_end[episode], config),
+        }
+    ).astype(columns)
     return out.drop_duplicates(["alert", "episode"], ignore_index=True)
+
+
+class ActiveAlerts:
+    """Alerts by group (a service, or None), sorted by fired_at, to find those whose chain was
+    active in a span and that fired by its end — in O(log n) plus the few found."""
+
+    def __init__(self, groups: np.ndarray, alerts: pd.DataFrame, chains: pd.DataFrame) -> None:
+        fired = to_ns(alerts["fired_at"])
+        self.chain_end = chains["chain_end"].to_numpy()
+        longest = self.chain_end - chains["chain_start"].to_numpy()
+        self.rows, self.fired, self.longest = {}, {}, {}
+        codes, names = pd.factorize(pd.Series(groups, dtype=object), use_na_sentinel=False)
+        for code, name in enumerate(names):
+            rows = np.flatnonzero(codes == code)
+            rows = rows[np.argsort(fired[rows], kind="stable")]
+            key = None if pd.isna(name) else name
+            self.rows[key], self.fired[key] = rows, fired[rows]
+            self.longest[key] = int(longest[rows].max()) if len(rows) else 0
+
+    def active(self, group, lo: int, hi: int) -> np.ndarray:
+        """Rows of `group` fired by `hi` whose chain ends at or after `lo`."""
+        if group not in self.rows:
+            return np.zeros(0, np.int64)
+        # a chain that ends after lo began at most `longest` before it: only those can qualify
+        times = self.fired[group]
+        first = np.searchsorted(times, lo - self.longest[group], "left")
+        last = np.searchsorted(times, hi, "right")
+        rows = self.rows[group][first:last]
+        return rows[self.chain_end[rows] >= lo]
 
 
 TIMING_BINS = 6
@@ -425,25 +454,25 @@ def _same_failure(
     empty = pd.DataFrame({"alert": pd.Series(dtype=np.int64), "episode": pd.Series(dtype=np.int64)})
     if config.share_credit == "none" or len(anchors) == 0:
         return empty
-    services = alerts["service"].astype(str)
-    by_service = {s: np.asarray(rows) for s, rows in services.groupby(services).indices.items()}
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    index = ActiveAlerts(services, alerts, chains)
     neighbours = _neighbours(journey_map) if config.share_credit == "neighbours" else {}
-    start, end = chains["chain_start"].to_numpy(), chains["chain_end"].to_numpy()
-    fired = to_ns(alerts["fired_at"])
     lead = int(config.lead_min * MINUTE_NS)
     ep_start, ep_end = to_ns(episodes["start"]), to_ns(episodes["end"])
-    names = services.to_numpy()
-    found = []
+    found, of = [], []
     for e, part in anchors.groupby("episode"):
         near: set[str] = set()
-        for service in set(names[part["alert"].to_numpy()]):
+        for service in set(services[part["alert"].to_numpy()]):
             near |= {service, *neighbours.get(service, ())}
-        who = np.concatenate([by_service.get(s, np.zeros(0, np.int64)) for s in near])
-        hit = who[
-            (start[who] <= ep_end[e]) & (end[who] >= ep_start[e] - lead) & (fired[who] <= ep_end[e])
-        ]
-        found.append(pd.DataFrame({"alert": hit.astype(np.int64), "episode": e}))
-    return pd.concat(found, ignore_index=True) if found else empty
+        for service in sorted(near):
+            hit = index.active(service, ep_start[e] - lead, ep_end[e])
+            found.append(hit)
+            of.append(np.full(len(hit), e))
+    if not found:
+        return empty
+    return pd.DataFrame({"alert": np.concatenate(found), "episode": np.concatenate(of)}).astype(
+        np.int64
+    )
 
 
 def attributed_labels(
