@@ -108,39 +108,58 @@ class MinuteGrid:
 
 def alert_bursts(alerts: pd.DataFrame, gap_min: float, corroborating_rules: int) -> pd.DataFrame:
     """One row per burst: service, start_ns, alerts, rules (distinct alert names), corroborated,
-    first_alert_id. A service with fewer rules than `corroborating_rules` needs all of them."""
+    first_alert_id.
+
+    A burst is the service's alerts from one alert to `gap_min` after it (bounded, so a service
+    that alerts all the time still has many bursts, not one). It is corroborated when more of
+    the service's rules fire in it than in its typical burst, and at least `corroborating_rules`
+    — or all the rules it has, when it has fewer.
+    """
     if alerts.empty:
-        return pd.DataFrame(
-            {
-                "service": pd.Series(dtype="str"),
-                "start_ns": pd.Series(dtype="int64"),
-                "alerts": pd.Series(dtype="int64"),
-                "rules": pd.Series(dtype="int64"),
-                "corroborated": pd.Series(dtype="bool"),
-                "first_alert_id": pd.Series(dtype="str"),
-            }
-        )
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _BURST_DTYPES.items()})
     service, services = pd.factorize(alerts["service"].astype(str))
     fired = to_ns(alerts["fired_at"])
     order = np.lexsort((fired, service))
     service, fired = service[order], fired[order]
-    new = np.r_[True, (np.diff(service) != 0) | (np.diff(fired) > gap_min * MINUTE_NS)]
+    new = _burst_starts(service, fired, int(gap_min * MINUTE_NS))
     burst = np.cumsum(new) - 1
     rule, _ = pd.factorize(alerts["alert_name"].astype(str).to_numpy()[order])
     rules = _distinct_per_group(burst, rule, int(burst[-1]) + 1)
-    service_rules = _distinct_per_group(service, rule, len(services))
     first_service = service[new]
-    needed = np.minimum(corroborating_rules, service_rules[first_service])
+    typical = pd.Series(rules).groupby(first_service).median().to_numpy()
+    service_rules = _distinct_per_group(service, rule, len(services))
+    needed = np.minimum(np.maximum(corroborating_rules, typical + 1), service_rules)
     return pd.DataFrame(
         {
             "service": np.asarray(services, dtype=object)[first_service].astype(str),
             "start_ns": fired[new],
             "alerts": np.bincount(burst),
             "rules": rules,
-            "corroborated": rules >= needed,
+            "corroborated": rules >= needed[first_service],
             "first_alert_id": alerts["alert_id"].astype(str).to_numpy()[order][new],
         }
     )
+
+
+_BURST_DTYPES = {
+    "service": "str",
+    "start_ns": "int64",
+    "alerts": "int64",
+    "rules": "int64",
+    "corroborated": "bool",
+    "first_alert_id": "str",
+}
+
+
+def _burst_starts(service: np.ndarray, fired: np.ndarray, gap_ns: int) -> np.ndarray:
+    """True at each alert that opens a burst (rows sorted by service, then time)."""
+    new = np.zeros(len(fired), dtype=bool)
+    at = 0
+    while at < len(fired):
+        new[at] = True
+        end = np.searchsorted(service, service[at], side="right")  # the service's last row + 1
+        at = min(int(np.searchsorted(fired[at:end], fired[at] + gap_ns, side="right")) + at, end)
+    return new
 
 
 def _distinct_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> np.ndarray:
@@ -384,10 +403,25 @@ def doubtful_links(
         }
     )
     found = pd.concat([direct, depends], ignore_index=True)
-    found = found[found["lift_high"] < config.doubt_max_lift]
+    # Where a hit is likely by chance, even a real link cannot show a lift of doubt_max_lift:
+    # such a link is not judged.
+    chance = found["expected"] / found["bursts"].where(found["bursts"] > 0)
+    informative = chance <= 1 / (2 * config.doubt_max_lift)
+    found = found[informative & (found["lift_high"] < doubt_threshold(evidence, config))]
     return found.sort_values("lift_high", kind="stable", ignore_index=True)
 
 
+MAX_TARGET_SHARE = 0.25
+
+
+def doubt_threshold(evidence: pd.DataFrame, config: MapCheckConfig) -> float:
+    """`doubt_max_lift`, or less when the map's own hard links show little lift in this history
+    (noisy monitoring): a link is only doubted for falling well short of what real links show."""
+    hard = evidence[(evidence["hops"] == 0) & (evidence["link"] == "hard") & (evidence["bursts"] > 0)]
+    typical = hard["lift"].median()
+    if not np.isfinite(typical):
+        return config.doubt_max_lift
+    return float(min(config.doubt_max_lift, np.sqrt(max(typical, 1.0))))
 _DOUBT_FIGURES = ("bursts", "hits", "expected", "lift", "lift_high")
 
 
@@ -410,7 +444,9 @@ def dependency_evidence(
     rows = []
     for caller, callees in journey_map.dependencies.items():
         target = onsets[code[(links["service"] == caller).to_numpy()]].any(axis=0)
-        target |= _burst_mask(by_service.get(caller), grid, config)
+        caller_bursts = _burst_mask(by_service.get(caller), grid, config)
+        if caller_bursts.mean() <= MAX_TARGET_SHARE:  # a caller that always alerts tells nothing
+            target |= caller_bursts
         for callee in callees:
             own = by_service.get(callee, bursts.iloc[:0])
             found = precedence(own, target[None, :], grid, config.confidence)
