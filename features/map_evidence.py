@@ -652,3 +652,22 @@ def _doubt_why(row) -> str:
         f"{int(row.hits)} of {int(row.bursts)} corroborated alert bursts preceded impact, "
         f"{row.expected:.1f} expected by chance: at most {row.lift_high:.1f}× chance"
     )
+
+
+def map_summary(found: MapEvidence) -> dict:
+    """What a model carries of its training history's map check, for the dashboard to show."""
+    stages = found.stages
+    return {
+        "unmapped_services": unmapped_records(found),
+        "doubtful_links": [
+            {"what": r.what, "service": r.service, "target": r.target, "lift_high": r.lift_high}
+            for r in found.doubtful.itertuples()
+        ],
+        "sparse_stages": _stage_keys(stages, "sparse"),
+        "stages_without_services": _stage_keys(stages, "no services"),
+    }
+
+
+def _stage_keys(stages: pd.DataFrame, status: str) -> list[str]:
+    chosen = stages[stages["status"] == status]
+    return [f"{j}/{s}" for j, s in zip(chosen["journey"], chosen["stage"], strict=True)]

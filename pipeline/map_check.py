@@ -17,8 +17,8 @@ from features.map_evidence import (
     MapCheckConfig,
     MapEvidence,
     map_health,
+    map_summary,
     suggested_patch,
-    unmapped_records,
 )
 from features.settings import Settings
 from models.registry import load_ranker_from, use_tracking
@@ -114,17 +114,19 @@ def compute_map_check(
 
 def map_check_json(check: MapCheck) -> dict:
     found = check.found
+    summary = map_summary(found)
     return {
         "journey_map": check.map_source,
         "journey_map_version": str(check.journey_map.version),
         "period": [str(t) for t in check.period],
         "alerts": check.alerts,
         "episodes": len(check.episodes),
-        "unmapped_services": unmapped_records(found),
+        "unmapped_services": summary["unmapped_services"],
         "doubtful_links": _records(found.doubtful),
-        "stages_without_services": _stage_names(found.stages, "no services"),
-        "sparse_stages": _stage_names(found.stages, "sparse"),
-        "stages_without_data": _stage_names(found.stages, "no data"),
+        **{k: summary[k] for k in ("sparse_stages", "stages_without_services")},
+        "stages_without_data": [
+            f"{r.journey}/{r.stage}" for r in found.stages.itertuples() if r.status == "no data"
+        ],
         "silent_services": found.silent,
         "stages": _records(found.stages),
         "config": check.config.model_dump(),
@@ -143,11 +145,6 @@ def patch_yaml(check: MapCheck) -> str:
         suggested_patch(check.found, check.journey_map), sort_keys=False, allow_unicode=True
     )
     return header + body
-
-
-def _stage_names(stages: pd.DataFrame, status: str) -> list[str]:
-    chosen = stages[stages["status"] == status]
-    return [f"{j}/{s}" for j, s in zip(chosen["journey"], chosen["stage"], strict=True)]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
