@@ -359,6 +359,13 @@ TRUTH = TableSpec(
             "1 if the alert truly hurt users, else 0.",
             checks=(_zero_or_one(),),
         ),
+        ColumnSpec(
+            "true_lost_completions",
+            "float",
+            False,
+            "Completions the alert's incident truly cost users; 0 for noise.",
+            checks=(pa.Check.ge(0, error="a number ≥ 0"),),
+        ),
     ),
 )
 

@@ -15,6 +15,7 @@ from typer._click.exceptions import ClickException
 
 from features.errors import ContractError
 from pipeline.simulate.config import SCALES
+from pipeline.simulate.worlds import DEFAULT_WORLD, WORLDS
 
 app = typer.Typer(
     name="journeyrank",
@@ -32,6 +33,7 @@ EXIT_FAILURE = 1
 AUDIT_FAILED = 3  # `journeyrank audit --fail-on`: the verdict reached the level asked for
 
 ScaleName = Enum("ScaleName", {name: name for name in SCALES}, type=str)
+WorldName = Enum("WorldName", {name: name for name in WORLDS}, type=str)
 
 
 class Engine(StrEnum):
@@ -63,7 +65,7 @@ def simulate(
         int,
         typer.Option(
             min=0,
-            help="Which period of the seed's shop: the same services, rules and teams, "
+            help="Which period of the seed's world: the same services, rules and teams, "
             "with what happens in it drawn afresh (0 is the sample's).",
         ),
     ] = 0,
@@ -78,11 +80,15 @@ def simulate(
         list[str] | None,
         typer.Option(
             help="Shift the whole period (repeatable): traffic_mix, new_service, retuned_rules, "
-            "map_change or degraded_detector. simulation.json records them.",
+            "map_change or degraded_detector (the default world only). simulation.json records them.",
         ),
     ] = None,
+    world: Annotated[
+        WorldName,
+        typer.Option(help="Which organisation to simulate (README, Worlds)."),
+    ] = WorldName[DEFAULT_WORLD],
 ) -> None:
-    """Simulate an online shop: journeys, incidents, noisy monitoring, and the truth behind them."""
+    """Simulate an organisation: journeys, incidents, noisy monitoring, and the truth behind them."""
     from datetime import UTC, datetime
 
     from pipeline.simulate import SHIFTS, SimulationConfig
@@ -91,6 +97,11 @@ def simulate(
     for name in shift or []:
         if name not in SHIFTS:
             raise ContractError("--shift", "option", f"one of {', '.join(SHIFTS)}", got=name)
+    if shift and not WORLDS[world.value].supports_shifts:
+        shifting = ", ".join(name for name, w in WORLDS.items() if w.supports_shifts)
+        raise ContractError(
+            "--shift", "option", f"no shift outside the {shifting} world", got=world.value
+        )
     first_day = None
     if start is not None:
         try:
@@ -106,6 +117,7 @@ def simulate(
         start=first_day,
         period=period,
         shifts=tuple(shift or ()),
+        world=world.value,
     )
     with console.status("simulating") as status:
         result = run_simulation(config, progress=lambda step: status.update(f"simulating: {step}"))

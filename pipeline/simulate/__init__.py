@@ -1,4 +1,4 @@
-"""`journeyrank simulate`: an online shop whose incidents hurt journeys and whose monitoring is noisy."""
+"""`journeyrank simulate`: an organisation whose incidents hurt journeys and whose monitoring is noisy."""
 
 from __future__ import annotations
 
@@ -9,18 +9,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .alerts import firings_to_alerts, simulate_incident_alerts, simulate_noise
+from .alerts import (
+    firings_to_alerts,
+    simulate_coincident_noise,
+    simulate_incident_alerts,
+    simulate_noise,
+)
 from .changes import simulate_changes
 from .clock import Clock
 from .config import DEFAULT_START, SCALES, SimulationConfig
 from .effects import apply_incidents, peak_stage_drop
 from .incidents import simulate_incidents
-from .journey_map import journey_map_document
+from .journey_map import journey_map_document, map_truth
 from .rules import DETECTOR, build_rules
 from .shifts import SHIFTS, shift_detector, shift_rules, shift_world
 from .traffic import funnel_to_outcomes, simulate_funnel
 from .truth import alert_truth, incident_damage
-from .world import SHOP, World
+from .world import World
+from .worlds import DEFAULT_WORLD, WORLDS
 from .writer import MANIFEST_FILE, write_data_dir
 
 __all__ = [
@@ -28,14 +34,16 @@ __all__ = [
     "MANIFEST_FILE",
     "SCALES",
     "SHIFTS",
+    "WORLDS",
     "SimulationConfig",
     "SimulationResult",
     "simulate",
 ]
 
-# The random streams of a run, in the order the first simulator spawned them. The rules belong
-# to the shop and come from the seed alone; the others are what happens in one period.
-STREAMS = ("changes", "incidents", "traffic", "rules", "noise", "incident_alerts")
+# The random streams of a run, in the order the first simulator spawned them (later ones are
+# appended: a SeedSequence's n-th child does not depend on how many are spawned). The rules
+# belong to the organisation and come from the seed alone; the others are what happens in one period.
+STREAMS = ("changes", "incidents", "traffic", "rules", "noise", "incident_alerts", "coincident")
 WORLD_STREAMS = frozenset({"rules"})
 
 
@@ -49,11 +57,11 @@ class SimulationResult:
 
 
 def simulate(config: SimulationConfig, progress=None) -> SimulationResult:
-    """Simulate `config.days` of the shop and write a contract data directory to `config.out`."""
+    """Simulate `config.days` of `config.world` and write a contract data directory to `config.out`."""
     started = time.perf_counter()
     step = progress or (lambda message: None)
     rng = _streams(config)
-    world = shift_world(SHOP, config.shifts)
+    world = shift_world(config.organisation, config.shifts)
     clock = Clock.for_config(config)
     profile = config.profile
 
@@ -65,25 +73,25 @@ def simulate(config: SimulationConfig, progress=None) -> SimulationResult:
     funnel = simulate_funnel(world, clock, effects, profile.traffic, rng["traffic"])
     outcomes = funnel_to_outcomes(world, funnel, clock)
     step("alerts")
-    rules = shift_rules(build_rules(SHOP, rng["rules"]), world, config.shifts, config.seed)
+    rules = shift_rules(
+        build_rules(config.organisation, rng["rules"]), world, config.shifts, config.seed
+    )
     detector = shift_detector(DETECTOR, config.shifts)
     hosts = profile.hosts_per_service
-    firings = pd.concat(
-        [
-            simulate_noise(rules, clock, hosts, profile.noise, detector, rng["noise"]),
-            simulate_incident_alerts(
-                world,
-                rules,
-                incidents,
-                peak_stage_drop(effects, len(incidents)),
-                hosts,
-                detector,
-                rng["incident_alerts"],
-            ),
-        ],
-        ignore_index=True,
+    peak_drop = peak_stage_drop(effects, len(incidents))
+    firings = [
+        simulate_noise(world, rules, clock, hosts, profile.noise, detector, rng["noise"]),
+        simulate_incident_alerts(
+            world, rules, incidents, peak_drop, hosts, detector, rng["incident_alerts"]
+        ),
+    ]
+    coincident = simulate_coincident_noise(
+        world, rules, incidents, peak_drop, hosts, detector, rng["coincident"]
     )
-    alerts, incident_of_alert = firings_to_alerts(firings, rules, clock, config.id_tag)
+    if len(coincident):  # a world without it writes what it wrote before it existed
+        firings.append(coincident)
+    firings = pd.concat(firings, ignore_index=True)
+    alerts, incident_of_alert = firings_to_alerts(world, firings, rules, clock, config.id_tag)
     incidents = incident_damage(world, incidents, effects, funnel)
     truth = alert_truth(alerts, incident_of_alert, incidents)
 
@@ -96,6 +104,7 @@ def simulate(config: SimulationConfig, progress=None) -> SimulationResult:
         truth=truth,
         incidents=incidents,
         journey_map=journey_map_document(world),
+        map_truth=map_truth(world),
         funnel=funnel if config.events else None,
         world=world,
         clock=clock,
@@ -123,8 +132,12 @@ def _streams(config: SimulationConfig) -> dict[str, np.random.Generator]:
 
 
 def _manifest(config: SimulationConfig, clock: Clock, world: World) -> dict:
-    """simulation.json: how the directory was made (no paths or run times: it is reproducible)."""
-    return {
+    """simulation.json: how the directory was made (no paths or run times: it is reproducible).
+
+    The shop's manifest predates worlds and stays byte for byte what it was; others name theirs.
+    """
+    named = {} if config.world == DEFAULT_WORLD else {"world": config.world}
+    return named | {
         "seed": config.seed,
         "period": config.period,
         "start": pd.Timestamp(clock.start_ns, tz="UTC").isoformat(),

@@ -7,26 +7,34 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
-from .clock import MINUTE_NS, Clock, diurnal_traffic
+from .clock import MINUTE_NS, Clock
 from .effects import callers_within, stage_exposure
 from .rules import Detector, Rule, anomaly_severity
-from .world import REGIONS, World
+from .world import World
 
 FIRING_COLUMNS = ["rule_id", "fired_ns", "resolved_ns", "host", "region", "score", "incident_id"]
 CALLER_CHANCE = {1: 0.55, 2: 0.25}
 SYNTHETIC_THRESHOLD = 0.15  # a probe fails once a stage loses this share of completions
 REFIRE_AFTER_MIN = 45
+COINCIDENT_SIGNALS = ("saturation", "latency", "anomaly", "other")  # what extra load trips
+COINCIDENT_STAGE_DROP = 0.05  # stages that lost this share of completions draw bystander alerts
 
 
 def simulate_noise(
-    rules: list[Rule], clock: Clock, hosts: int, noise: float, detector: Detector, rng
+    world: World,
+    rules: list[Rule],
+    clock: Clock,
+    hosts: int,
+    noise: float,
+    detector: Detector,
+    rng,
 ) -> pd.DataFrame:
     """False and flapping firings of every rule, shaped by load or nightly batch windows."""
     minutes = clock.minutes()
     utc_hour = (minutes / 60.0) % 24.0
     shapes = {
         "flat": np.ones_like(minutes),
-        "load": diurnal_traffic(utc_hour),
+        "load": world.diurnal(utc_hour),
         "nightly": 0.2 + 3.0 * np.exp(-0.5 * ((utc_hour - 2.5) / 1.2) ** 2),
     }
     cumulative = {k: np.cumsum(v / v.sum()) for k, v in shapes.items()}
@@ -57,7 +65,7 @@ def simulate_noise(
                     "fired_ns": fired,
                     "resolved_ns": fired + hold.astype(np.int64),
                     "host": host,
-                    "region": rng.integers(0, len(REGIONS), n),
+                    "region": rng.integers(0, len(world.regions), n),
                     "score": rng.beta(*detector.noise_score, n),
                     "incident_id": None,
                 }
@@ -90,13 +98,13 @@ def simulate_incident_alerts(
     stage_names = [f"{j}/{s.name}" for j, s in world.flat_stages()]
     exposure = stage_exposure(world)
     rows: list[tuple] = []
-    fire = partial(_maybe_fire, rows, detector=detector, rng=rng)
+    fire = partial(_maybe_fire, rows, kinds=world.incidents.kinds, detector=detector, rng=rng)
     for i, inc in enumerate(incidents.itertuples(index=False)):
         size = _sensitivity(inc.raw_degradation)
         region = (
-            list(REGIONS).index(inc.region)
+            list(world.regions).index(inc.region)
             if isinstance(inc.region, str)
-            else int(rng.integers(len(REGIONS)))
+            else int(rng.integers(len(world.regions)))
         )
         for rule in by_service.get(inc.service, []):
             if not rule.check:
@@ -109,6 +117,47 @@ def simulate_incident_alerts(
         for k in np.flatnonzero(peak_stage_damage[i] >= SYNTHETIC_THRESHOLD):
             if exposure[inc.service][k] > 0:
                 fire(probe_of_stage[stage_names[k]], inc, 0.85, 0, region, 1)
+    return pd.DataFrame(rows, columns=FIRING_COLUMNS)
+
+
+def simulate_coincident_noise(
+    world: World,
+    rules: list[Rule],
+    incidents: pd.DataFrame,
+    peak_stage_damage: np.ndarray,
+    hosts: int,
+    detector: Detector,
+    rng,
+) -> pd.DataFrame:
+    """Unrelated alerts on the other services of the stages an incident degrades, while it lasts.
+
+    Retries and rerouted load trip saturation and latency rules on services the failure never
+    touched; they are noise (no incident) that fires exactly when the stage's outcomes drop.
+    """
+    chance = world.monitoring.coincident_chance
+    if chance <= 0:
+        return pd.DataFrame(columns=FIRING_COLUMNS)
+    noisy: dict[str, list[Rule]] = {}
+    for rule in rules:
+        if not rule.check and rule.template.signal in COINCIDENT_SIGNALS:
+            noisy.setdefault(rule.service, []).append(rule)
+    stages = [stage for _, stage in world.flat_stages()]
+    rows: list[tuple] = []
+    for i, inc in enumerate(incidents.itertuples(index=False)):
+        related = {inc.service, *callers_within(world, inc.service, 2)}
+        hurt = np.flatnonzero(peak_stage_damage[i] >= COINCIDENT_STAGE_DROP)
+        bystanders = sorted({s for k in hurt for s in stages[k].services} - related)
+        for service in bystanders:
+            if service not in noisy or rng.random() >= chance:
+                continue
+            rule = noisy[service][int(rng.integers(len(noisy[service])))]
+            fired = int(rng.uniform(inc.start_ns, max(inc.end_ns, inc.start_ns + MINUTE_NS)))
+            hold = int(np.exp(rng.normal(np.log(15), 0.6)) * MINUTE_NS)
+            region = int(rng.integers(len(world.regions)))
+            score = rng.beta(*detector.noise_score)
+            rows.append(
+                (rule.rule_id, fired, fired + hold, int(rng.integers(hosts)), region, score, None)
+            )
     return pd.DataFrame(rows, columns=FIRING_COLUMNS)
 
 
@@ -126,6 +175,7 @@ def _maybe_fire(
     region: int,
     hosts: int,
     *,
+    kinds,
     detector: Detector,
     rng,
 ) -> None:
@@ -134,7 +184,7 @@ def _maybe_fire(
     lag = np.exp(rng.normal(np.log(rule.template.lag_min), 0.6)) + 3.0 * distance * rng.uniform(
         0.5, 1.5
     )
-    if inc.kind == "slow_burn":
+    if kinds[inc.kind].ramps:
         lag = lag * 4 + rng.uniform(0, 0.5) * (inc.end_ns - inc.start_ns) / MINUTE_NS
     fired = inc.start_ns + int(lag * MINUTE_NS)
     if fired > inc.end_ns and rng.random() < 0.7:
@@ -164,7 +214,7 @@ def _maybe_fire(
 
 
 def firings_to_alerts(
-    firings: pd.DataFrame, rules: list[Rule], clock: Clock, id_tag: str = ""
+    world: World, firings: pd.DataFrame, rules: list[Rule], clock: Clock, id_tag: str = ""
 ) -> tuple[pd.DataFrame, pd.Series]:
     """The alerts table of the contract, in time order with stable ids, plus the incident each came from."""
     firings = firings[
@@ -180,7 +230,7 @@ def firings_to_alerts(
     is_anomaly = (attrs["source"] == "aiops").to_numpy()
     score = firings["score"].to_numpy()
     severity = np.where(is_anomaly, anomaly_severity(score), attrs["severity"].to_numpy())
-    region = np.array(list(REGIONS))[firings["region"].to_numpy()]
+    region = np.array(list(world.regions))[firings["region"].to_numpy()]
     host = firings["host"].astype(str)
     check = np.where(attrs["check"] != "", ', "check": "' + attrs["check"] + '"', "")
     labels = (

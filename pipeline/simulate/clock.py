@@ -54,12 +54,3 @@ def local_hour(minutes: np.ndarray, utc_offset: float) -> np.ndarray:
 
 def local_weekday(minutes: np.ndarray, utc_offset: float, start_weekday: int) -> np.ndarray:
     return ((np.floor((minutes / 60.0 + utc_offset) / 24.0) + start_weekday) % 7).astype(int)
-
-
-def diurnal_traffic(hour: np.ndarray) -> np.ndarray:
-    """Online-shop daily shape: a night trough, a lunch shoulder and an evening peak (mean ~1)."""
-    evening = np.exp(-0.5 * ((hour - 20.5) / 2.6) ** 2)
-    lunch = 0.55 * np.exp(-0.5 * ((hour - 12.5) / 2.2) ** 2)
-    morning = 0.35 * np.exp(-0.5 * ((hour - 9.0) / 1.8) ** 2)
-    shape = 0.08 + evening + lunch + morning
-    return shape / 0.62

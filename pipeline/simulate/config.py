@@ -8,31 +8,18 @@ from pathlib import Path
 from typing import Literal
 
 from .shifts import SHIFTS
+from .world import ScaleProfile, World
+from .worlds import DEFAULT_WORLD, WORLDS, world_named
 
 Scale = Literal["small", "large"]
-
-
-@dataclass(frozen=True)
-class ScaleProfile:
-    """How big the shop is: window width, traffic, monitored hosts and noise volume."""
-
-    window_min: int
-    traffic: float  # multiplier on every journey's daily sessions
-    hosts_per_service: int  # infrastructure alerts fire per host
-    noise: float  # multiplier on noise-alert rates
-
-
-SCALES: dict[str, ScaleProfile] = {
-    "small": ScaleProfile(window_min=5, traffic=1.0, hosts_per_service=3, noise=1.0),
-    "large": ScaleProfile(window_min=1, traffic=3.0, hosts_per_service=30, noise=10.0),
-}
+SCALES = ("small", "large")  # every world has a profile for each
 
 DEFAULT_START = datetime(2026, 10, 5, tzinfo=UTC)  # a Monday
 
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """One run. Periods of one seed are the same shop (services, rules, teams, sources); only
+    """One run of one world. Periods of one seed are the same organisation (services, rules, teams, sources); only
     what happens in them (traffic, changes, incidents, firings, scores) is drawn afresh.
 
     `start` must be a UTC midnight; left out, it is DEFAULT_START for period 0 and the period
@@ -49,8 +36,10 @@ class SimulationConfig:
     start: datetime | None = None
     period: int = 0
     shifts: tuple[str, ...] = ()
+    world: str = DEFAULT_WORLD
 
     def __post_init__(self) -> None:
+        the_world = world_named(self.world)
         if self.days < 1:
             raise ValueError(f"days must be at least 1, got {self.days}")
         if self.period < 0:
@@ -58,6 +47,11 @@ class SimulationConfig:
         unknown = [name for name in self.shifts if name not in SHIFTS]
         if unknown:
             raise ValueError(f"unknown shift {unknown[0]!r}: expected one of {', '.join(SHIFTS)}")
+        if self.shifts and not the_world.supports_shifts:
+            shifting = [name for name, w in WORLDS.items() if w.supports_shifts]
+            raise ValueError(
+                f"shifts are written for the {', '.join(shifting)} world, not {self.world!r}"
+            )
         object.__setattr__(self, "shifts", tuple(name for name in SHIFTS if name in self.shifts))
         object.__setattr__(self, "start", self._resolved_start())
 
@@ -73,8 +67,13 @@ class SimulationConfig:
         return start
 
     @property
+    def organisation(self) -> World:
+        """The world simulated, before any shift."""
+        return WORLDS[self.world]
+
+    @property
     def profile(self) -> ScaleProfile:
-        return SCALES[self.scale]
+        return self.organisation.scales[self.scale]
 
     @property
     def entropy(self) -> tuple[int, ...]:

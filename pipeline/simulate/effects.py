@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .clock import Clock
-from .world import REGIONS, World
+from .world import IncidentKind, World
 
 DIRECT = {"hard": 1.0, "soft": 0.1}  # a stage's own services
 HOP = {"hard": 0.9, "soft": 0.1}  # each step down the call graph (retries absorb a little)
@@ -59,7 +59,7 @@ class Effects:
     ]  # (incident row, d[stage, region, w0:w1], w0, w1)
 
 
-def incident_profile(row: pd.Series, clock: Clock) -> tuple[int, np.ndarray]:
+def incident_profile(row: pd.Series, kind: IncidentKind, clock: Clock) -> tuple[int, np.ndarray]:
     """First window and the strength of the incident in each window it touches (0..1)."""
     w0 = max(0, int((row.start_ns - clock.start_ns) // clock.window_ns))
     w1 = min(clock.n_windows, int((row.end_ns - clock.start_ns) // clock.window_ns) + 1)
@@ -68,7 +68,7 @@ def incident_profile(row: pd.Series, clock: Clock) -> tuple[int, np.ndarray]:
         np.minimum(starts + clock.window_ns, row.end_ns) - np.maximum(starts, row.start_ns), 0, None
     )
     strength = overlap / clock.window_ns
-    if row.kind == "slow_burn":
+    if kind.ramps:
         mid = (starts + clock.window_ns / 2 - row.start_ns) / max(1, row.end_ns - row.start_ns)
         strength = strength * np.clip(mid / 0.8, 0, 1)
     return w0, strength
@@ -77,14 +77,15 @@ def incident_profile(row: pd.Series, clock: Clock) -> tuple[int, np.ndarray]:
 def apply_incidents(world: World, incidents: pd.DataFrame, clock: Clock) -> Effects:
     """Combine every incident's damage; concurrent failures compound multiplicatively."""
     exposure = stage_exposure(world)
-    n_stages, regions = len(world.flat_stages()), list(REGIONS)
+    n_stages, regions = len(world.flat_stages()), list(world.regions)
     shape = (n_stages, len(regions), clock.n_windows)
     survive_log = np.zeros(shape)
     error_rate = np.zeros(shape)
     latency = np.ones(shape)
     per_incident = []
     for i, row in enumerate(incidents.itertuples(index=False)):
-        w0, strength = incident_profile(row, clock)
+        kind = world.incidents.kinds[row.kind]
+        w0, strength = incident_profile(row, kind, clock)
         if len(strength) == 0:
             continue
         region_mask = np.array(
@@ -98,9 +99,7 @@ def apply_incidents(world: World, incidents: pd.DataFrame, clock: Clock) -> Effe
         d = np.clip(row.degradation * spread, 0, 0.99)
         w1 = w0 + len(strength)
         survive_log[:, :, w0:w1] += np.log1p(-d)
-        error_rate[:, :, w0:w1] += d * (
-            0.6 if row.kind in ("outage", "error_burst", "partial_region") else 0.15
-        )
+        error_rate[:, :, w0:w1] += d * kind.error_share
         latency[:, :, w0:w1] *= 1.0 + row.latency_factor * spread
         per_incident.append((i, d, w0, w1))
     return Effects(1.0 - np.exp(survive_log), np.clip(error_rate, 0, 0.95), latency, per_incident)

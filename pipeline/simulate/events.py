@@ -7,7 +7,7 @@ import pyarrow as pa
 
 from .clock import Clock
 from .traffic import Funnel
-from .world import REGIONS, SEGMENTS, World
+from .world import World
 
 EVENT_NAMES = ("enter", "complete", "abandon", "error")
 
@@ -54,9 +54,11 @@ def funnel_events(
             "journey": pa.array(np.full(len(order), journey.name)).dictionary_encode(),
             "stage": pa.array(stage_names[cols["stage"][order]]).dictionary_encode(),
             "segment": pa.array(
-                np.array(list(SEGMENTS))[cols["segment"][order]]
+                np.array(list(world.segments))[cols["segment"][order]]
             ).dictionary_encode(),
-            "region": pa.array(np.array(list(REGIONS))[cols["region"][order]]).dictionary_encode(),
+            "region": pa.array(
+                np.array(list(world.regions))[cols["region"][order]]
+            ).dictionary_encode(),
             "event": pa.array(np.array(EVENT_NAMES)[cols["event"][order]]).dictionary_encode(),
         }
     )

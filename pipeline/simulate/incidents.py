@@ -5,20 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .clock import MINUTE_NS, Clock, diurnal_traffic
-from .world import REGIONS, World
+from .clock import MINUTE_NS, Clock
+from .world import World
 
-# kind -> (share of spontaneous incidents, log-median minutes, log-sigma, log-median size, log-sigma)
-INCIDENT_KINDS: dict[str, tuple[float, float, float, float, float]] = {
-    "outage": (0.13, np.log(18), 0.9, 0.6, 0.9),
-    "error_burst": (0.34, np.log(12), 0.8, -1.6, 1.1),
-    "latency": (0.30, np.log(25), 0.8, -2.4, 1.0),
-    "slow_burn": (0.10, np.log(170), 0.5, -2.3, 0.8),
-    "partial_region": (0.13, np.log(30), 0.8, 0.0, 1.0),
-}
-SPONTANEOUS_PER_SERVICE_DAY = 0.3
-OFF_PATH_PER_SERVICE_DAY = 0.15
-MITIGATED_SHARE = 0.25  # failover or retries absorb the failure: alerts fire, users barely notice
 MAX_DEGRADATION = 0.95
 
 
@@ -39,20 +28,20 @@ def simulate_incidents(
     incidents = pd.concat([spontaneous, after_change], ignore_index=True)
     incidents = incidents[incidents["start_ns"] < clock.end_ns]
     incidents = incidents.sort_values(["start_ns", "service"], kind="stable").reset_index(drop=True)
-    return _draw_shapes(incidents, rng, id_tag)
+    return _draw_shapes(world, incidents, rng, id_tag)
 
 
 def _spontaneous_starts(world: World, clock: Clock, rng: np.random.Generator) -> pd.DataFrame:
     minutes = clock.minutes()
-    load = diurnal_traffic((minutes / 60.0) % 24.0)
+    load = world.diurnal((minutes / 60.0) % 24.0)
     weights = (0.5 + 0.5 * load) / (0.5 + 0.5 * load).mean()
     rows = []
     days = clock.n_windows * clock.window_min / 1440.0
     for service in world.all_services():
         rate = (
-            OFF_PATH_PER_SERVICE_DAY
+            world.incidents.off_path_per_service_day
             if service in world.off_path_services
-            else SPONTANEOUS_PER_SERVICE_DAY
+            else world.incidents.per_service_day
         ) * world.incident_factor.get(service, 1.0)
         n = rng.poisson(rate * days)
         windows = rng.choice(clock.n_windows, size=n, p=weights / weights.sum())
@@ -62,18 +51,24 @@ def _spontaneous_starts(world: World, clock: Clock, rng: np.random.Generator) ->
     return pd.DataFrame(rows, columns=["service", "start_ns", "change_id"])
 
 
-def _draw_shapes(incidents: pd.DataFrame, rng: np.random.Generator, id_tag: str) -> pd.DataFrame:
+def _draw_shapes(
+    world: World, incidents: pd.DataFrame, rng: np.random.Generator, id_tag: str
+) -> pd.DataFrame:
     n = len(incidents)
-    kinds = list(INCIDENT_KINDS)
-    shares = np.array([INCIDENT_KINDS[k][0] for k in kinds])
+    specs = world.incidents.kinds
+    kinds = list(specs)
+    shares = np.array([specs[k].share for k in kinds])
     kind = rng.choice(kinds, size=n, p=shares / shares.sum())
-    params = np.array([INCIDENT_KINDS[k][1:] for k in kind]).reshape(n, 4)
+    params = np.array(
+        [(s.log_minutes, s.minutes_sigma, s.log_size, s.size_sigma) for s in map(specs.get, kind)]
+    ).reshape(n, 4)
     minutes = np.exp(rng.normal(params[:, 0], params[:, 1]))
     size = np.exp(rng.normal(params[:, 2], params[:, 3]))
-    mitigated = rng.random(n) < MITIGATED_SHARE
+    mitigated = rng.random(n) < world.incidents.mitigated_share
     degradation = MAX_DEGRADATION * (1.0 - np.exp(-size)) * np.where(mitigated, 0.08, 1.0)
-    regions = list(REGIONS)
-    region = np.where(kind == "partial_region", rng.choice(regions, size=n), None)
+    regions = list(world.regions)
+    regional = [k for k in kinds if specs[k].regional]
+    region = np.where(np.isin(kind, regional), rng.choice(regions, size=n), None)
     incidents = incidents.assign(
         kind=kind,
         raw_degradation=MAX_DEGRADATION * (1.0 - np.exp(-size)),
@@ -81,7 +76,9 @@ def _draw_shapes(incidents: pd.DataFrame, rng: np.random.Generator, id_tag: str)
         + (np.clip(minutes, 2, 24 * 60) * MINUTE_NS).astype(np.int64),
         degradation=degradation,
         latency_factor=np.where(
-            np.isin(kind, ["latency", "slow_burn"]), np.exp(rng.normal(0.8, 0.5, n)), 0.3
+            np.isin(kind, [k for k in kinds if specs[k].slows]),
+            np.exp(rng.normal(0.8, 0.5, n)),
+            0.3,
         ),
         region=region,
         mitigated=mitigated,

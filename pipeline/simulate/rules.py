@@ -9,21 +9,6 @@ import numpy as np
 from .world import World
 
 SEVERITY_LEVELS = ("info", "warning", "high", "critical")
-SOURCES = {"prometheus": 0.55, "grafana": 0.25, "datadog": 0.20}
-TEAMS = (
-    "web",
-    "search",
-    "catalog",
-    "identity",
-    "growth",
-    "cart",
-    "payments",
-    "orders",
-    "billing",
-    "platform",
-    "data",
-    "sre",
-)
 
 
 @dataclass(frozen=True)
@@ -236,14 +221,6 @@ ANOMALY = (
     ),
 )
 SYNTHETIC = Template("SyntheticCheckFailed", "availability", {}, 4, 0.25, "flat")
-DATASTORES = {
-    "db-primary",
-    "db-replica",
-    "cache",
-    "message-queue",
-    "search-index",
-    "ml-feature-store",
-}
 FLAPPING_SHARE = 0.1
 
 
@@ -273,10 +250,11 @@ DETECTOR = Detector()
 
 def build_rules(world: World, rng: np.random.Generator) -> list[Rule]:
     """Every service's rules, the anomaly detector's, and one synthetic check per stage."""
-    services = world.all_services()
-    team_of = {s: TEAMS[int(rng.integers(len(TEAMS)))] for s in services}
-    bias = {t: int(rng.choice([-1, 0, 0, 1])) for t in TEAMS}  # some teams page on everything
-    source_of = {s: str(rng.choice(list(SOURCES), p=list(SOURCES.values()))) for s in services}
+    services, monitoring = world.all_services(), world.monitoring
+    teams, sources = monitoring.teams, monitoring.sources
+    team_of = {s: teams[int(rng.integers(len(teams)))] for s in services}
+    bias = {t: int(rng.choice(list(monitoring.team_bias))) for t in teams}
+    source_of = {s: str(rng.choice(list(sources), p=list(sources.values()))) for s in services}
     rules: list[Rule] = []
     for service in services:
         team = team_of[service]
@@ -334,7 +312,7 @@ def service_rules(
 
 
 def _templates_for(world: World, service: str) -> tuple[Template, ...]:
-    if service in DATASTORES:
+    if service in world.monitoring.datastores:
         return DATASTORE
     if service in world.off_path_services:
         return OFF_PATH

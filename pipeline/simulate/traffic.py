@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .clock import Clock, diurnal_traffic, local_hour, local_weekday
+from .clock import Clock, local_hour, local_weekday
 from .effects import Effects
-from .world import REGIONS, SEGMENTS, World
+from .world import World
 
 ARRIVAL_SHAPE = 40.0  # gamma-Poisson overdispersion of arrivals per window
 RATE_NOISE = 0.05  # window-to-window wobble of completion rates (log scale)
@@ -31,7 +31,7 @@ class Funnel:
 def simulate_funnel(
     world: World, clock: Clock, effects: Effects, traffic: float, rng: np.random.Generator
 ) -> Funnel:
-    stages, segments, regions = world.flat_stages(), list(SEGMENTS), list(REGIONS)
+    stages, segments, regions = world.flat_stages(), list(world.segments), list(world.regions)
     shape = (len(stages), len(segments), len(regions), clock.n_windows)
     out = Funnel(
         *(np.zeros(shape, dtype=np.int64) for _ in range(4)), np.zeros(shape), np.zeros(shape)
@@ -43,18 +43,18 @@ def simulate_funnel(
         mood = np.exp(rng.normal(0, 0.05, day_index.max() + 1))[day_index]
         for g, segment in enumerate(segments):
             share = journey.segment_shares.get(segment, 0.0)
+            weekend = journey.weekend_factor * world.segments[segment].weekend
             for r, region in enumerate(regions):
-                hour = local_hour(minutes, REGIONS[region]["utc_offset"])
-                weekday = local_weekday(
-                    minutes, REGIONS[region]["utc_offset"], clock.start_weekday()
-                )
-                season = diurnal_traffic(hour) * np.where(weekday >= 5, journey.weekend_factor, 1.0)
+                offset = world.regions[region].utc_offset
+                hour = local_hour(minutes, offset)
+                weekday = local_weekday(minutes, offset, clock.start_weekday())
+                season = world.diurnal(hour) * np.where(weekday >= 5, weekend, 1.0)
                 trend = 1.0 + 0.003 * minutes / 1440.0
                 mean = (
                     journey.daily_sessions
                     * traffic
                     * share
-                    * REGIONS[region]["share"]
+                    * world.regions[region].share
                     * clock.window_min
                     / 1440.0
                     * season
@@ -64,21 +64,23 @@ def simulate_funnel(
                 arriving = rng.poisson(
                     mean * rng.gamma(ARRIVAL_SHAPE, 1 / ARRIVAL_SHAPE, len(mean))
                 )
-                _walk(out, arriving, first, journey, g, r, hour, effects, rng)
+                _walk(out, world, arriving, first, journey, g, r, hour, effects, rng)
         first += len(journey.stages)
     return out
 
 
-def _walk(out: Funnel, arriving, first, journey, g, r, hour, effects: Effects, rng) -> None:
+def _walk(
+    out: Funnel, world: World, arriving, first, journey, g, r, hour, effects: Effects, rng
+) -> None:
     """Sessions that complete a stage enter the next one in the same window."""
-    segment = SEGMENTS[list(SEGMENTS)[g]]
+    segment = list(world.segments.values())[g]
     sessions = arriving
     evening_focus = 1.0 + 0.03 * np.sin(2 * np.pi * (hour - 15.0) / 24.0)
     for k, stage in enumerate(journey.stages):
         s = first + k
         healthy = np.clip(
             stage.completion
-            * segment["completion"]
+            * segment.completion
             * evening_focus
             * np.exp(rng.normal(0, RATE_NOISE, len(hour))),
             0,
@@ -89,7 +91,7 @@ def _walk(out: Funnel, arriving, first, journey, g, r, hour, effects: Effects, r
         leave = stage.abandon + (1.0 - stage.abandon) * np.minimum(1.0, 1.5 * fail)
         abandoned = rng.binomial(sessions - completed, np.clip(leave, 0, 1))
         errors = rng.binomial(sessions, np.clip(BASE_ERROR_RATE + effects.error_rate[s, r], 0, 1))
-        load = diurnal_traffic(hour)
+        load = world.diurnal(hour)
         latency = (
             stage.latency_ms
             * (1 + 0.15 * load)
@@ -107,7 +109,7 @@ def _walk(out: Funnel, arriving, first, journey, g, r, hour, effects: Effects, r
 
 def funnel_to_outcomes(world: World, funnel: Funnel, clock: Clock) -> pd.DataFrame:
     """The journey_outcomes table: one row per window × journey × stage × segment × region with sessions."""
-    stages, segments, regions = world.flat_stages(), list(SEGMENTS), list(REGIONS)
+    stages, segments, regions = world.flat_stages(), list(world.segments), list(world.regions)
     s_idx, g_idx, r_idx, w_idx = np.nonzero(funnel.sessions)
     order = np.lexsort((r_idx, g_idx, s_idx, w_idx))
     s_idx, g_idx, r_idx, w_idx = s_idx[order], g_idx[order], r_idx[order], w_idx[order]

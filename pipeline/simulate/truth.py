@@ -7,7 +7,7 @@ import pandas as pd
 
 from .effects import Effects, peak_stage_drop
 from .traffic import Funnel
-from .world import SEGMENTS, World
+from .world import World
 
 MATERIAL_LOST_COMPLETIONS = 10.0  # at least this many users failed to go on ...
 MATERIAL_STAGE_DROP = 0.05  # ... and some stage lost at least this share of its completions
@@ -19,7 +19,7 @@ def incident_damage(
 ) -> pd.DataFrame:
     """Per incident: lost completions (expected, from the unharmed rate), their value, peak stage drop."""
     values = np.array([stage.value for _, stage in world.flat_stages()])
-    weights = np.array([SEGMENTS[g]["weight"] for g in SEGMENTS])
+    weights = np.array([segment.weight for segment in world.segments.values()])
     lost = np.zeros(len(incidents))
     lost_value = np.zeros(len(incidents))
     for i, d, w0, w1 in effects.per_incident:
@@ -40,17 +40,20 @@ def incident_damage(
 def alert_truth(
     alerts: pd.DataFrame, incident_of_alert: pd.Series, incidents: pd.DataFrame
 ) -> pd.DataFrame:
-    """truth.parquet: alert_id, incident_id, true_lost_value, true_impact (read only by evaluation)."""
+    """truth.parquet (read only by evaluation): per alert its incident, the value and completions
+    that incident cost users (0 for noise), and whether the alert signalled material impact."""
     by_id = incidents.set_index("incident_id")
     incident_id = incident_of_alert.reset_index(drop=True)
     known = incident_id.notna().to_numpy()
     lost_value = np.zeros(len(alerts))
+    lost_completions = np.zeros(len(alerts))
     impact = np.zeros(len(alerts), dtype=np.int64)
     if known.any():
         rows = by_id.loc[incident_id[known]]
         fired_ns = alerts["fired_at"].astype("int64").to_numpy()[known]
         in_time = fired_ns <= rows["end_ns"].to_numpy() + LATE_GRACE_MIN * 60 * 10**9
         lost_value[known] = np.round(rows["lost_value"].to_numpy(), 3)
+        lost_completions[known] = np.round(rows["lost_completions"].to_numpy(), 3)
         impact[known] = (rows["material"].to_numpy() & in_time).astype(np.int64)
     return pd.DataFrame(
         {
@@ -58,5 +61,6 @@ def alert_truth(
             "incident_id": incident_id.astype("str").where(known, None),
             "true_lost_value": lost_value,
             "true_impact": impact,
+            "true_lost_completions": lost_completions,
         }
     )

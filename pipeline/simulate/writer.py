@@ -17,6 +17,7 @@ from .traffic import Funnel
 from .world import World
 
 MANIFEST_FILE = "simulation.json"  # how the directory was made; no contract loader reads it
+MAP_TRUTH_FILE = "map_truth.json"  # the errors planted in the map; read only by evaluation
 PARQUET_OPTIONS = {"compression": "zstd", "compression_level": 9, "row_group_size": 1_000_000}
 INCIDENT_COLUMNS = [
     "incident_id",
@@ -44,6 +45,7 @@ def write_data_dir(
     truth,
     incidents,
     journey_map,
+    map_truth: dict,
     funnel: Funnel | None,
     world: World,
     clock: Clock,
@@ -64,11 +66,14 @@ def write_data_dir(
         files["session_events"] = _write_events(
             world, funnel, clock, out / "session_events.parquet", entropy
         )
-    files["manifest"] = out / MANIFEST_FILE
-    files["manifest"].write_text(
-        json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    files["map_truth"] = _write_json(map_truth, out / MAP_TRUTH_FILE)
+    files["manifest"] = _write_json(manifest, out / MANIFEST_FILE)
     return files
+
+
+def _write_json(document: dict, path: Path) -> Path:
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def _write(frame: pd.DataFrame, path: Path) -> Path:

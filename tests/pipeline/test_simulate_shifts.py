@@ -21,14 +21,15 @@ from pipeline.simulate.shifts import NEW_SERVICE, REMOVED_STAGES
 SEED, DAYS = 11, 3
 
 # sha256 of `simulate(SimulationConfig(out, days=2, seed=5, events=True))`, written by the
-# simulator before periods and shifts existed: period 0 must stay byte for byte what it was.
+# simulator before periods and shifts existed: period 0 must stay byte for byte what it was
+# (truth.parquet's since it gained true_lost_completions; the evaluation-only file).
 PERIOD_0_SHA256 = {
     "alerts.parquet": "8e6b6beab269608a56fc22830d6422c2b78482606489ef357022f62d20bbc01f",
     "changes.parquet": "59126542a6bfea75add43b665c0a2b35c534666dc9dc653cc3d55ce5858ce278",
     "journey_map.yaml": "2eaad8d297e4cd1d6d22b0c9fd401701d093a0e81ce71467369fc9b30a3cc592",
     "journey_outcomes.parquet": "17326270ad7f0e5fce299b9d7d908ff44b6d95a612b5a0c4774d1cf8af431f9f",
     "session_events.parquet": "0c667f3289da23838bc6c50d50d0fdd13a8bd140795fc92f3262decca6aee345",
-    "truth.parquet": "88c08bf1064446eb01e77729e3a8849c8eb02a253affcaa938fee92f45125228",
+    "truth.parquet": "765ee48d34f164537084c371b9dcd0c3108005cfa37f6f21d526a62abb3a027e",
     "truth_incidents.parquet": "bd0e35c61cb491b8aca27e6d3885284615ee761b5a36c082e925cf7b69fb6848",
 }
 SAMPLE_FILES = (
