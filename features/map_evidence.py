@@ -76,7 +76,8 @@ class MapEvidence:
 
     evidence: pd.DataFrame  # service × stage (`service_stage_evidence`)
     suggestions: pd.DataFrame  # proposed links of unmapped services (`suggest_links`)
-    unmapped: pd.DataFrame  # one row per unmapped service, by evidence (`rank_unmapped`)
+    unmapped: pd.DataFrame  # one row per service new to the map, by evidence (`rank_unmapped`)
+    renamed: pd.DataFrame  # the same, for services the map names under an old name
     doubtful: pd.DataFrame  # mapped links without impact (`doubtful_links`)
     stages: pd.DataFrame  # per stage: services, traffic, status (`stage_coverage`)
     silent: list[str]  # mapped services that sent no alert in the period
@@ -168,7 +169,11 @@ def _distinct_per_group(group: np.ndarray, value: np.ndarray, n_groups: int) -> 
 
 
 def onset_masks(
-    episodes: pd.DataFrame, stages: StageIndex, grid: MinuteGrid, before_min: float, after_min: float
+    episodes: pd.DataFrame,
+    stages: StageIndex,
+    grid: MinuteGrid,
+    before_min: float,
+    after_min: float,
 ) -> np.ndarray:
     """stage × minute: True where a burst starting then would precede one of the stage's episodes."""
     mask = np.zeros((stages.n_stages, grid.n_minutes), dtype=bool)
@@ -244,9 +249,7 @@ def service_stage_evidence(
     `covered` (the map reaches the service somewhere). Examples are the first alerts of hit bursts."""
     stages = StageIndex.from_map(journey_map)
     bursts = alert_bursts(alerts, config.burst_gap_min, config.corroborating_rules)
-    masks = onset_masks(
-        episodes, stages, grid, config.onset_before_min, config.onset_after_min
-    )
+    masks = onset_masks(episodes, stages, grid, config.onset_before_min, config.onset_after_min)
     alert_counts = alerts["service"].astype(str).value_counts()
     parts = []
     for service, own in bursts.groupby("service", sort=True):
@@ -340,7 +343,9 @@ def rank_unmapped(evidence: pd.DataFrame, suggestions: pd.DataFrame) -> pd.DataF
     rows = []
     for service, own in evidence[~evidence["covered"]].groupby("service", sort=False):
         mine = suggestions[suggestions["service"] == service]
-        best = mine.iloc[0] if len(mine) else own.sort_values("lift_low", na_position="first").iloc[-1]
+        best = (
+            mine.iloc[0] if len(mine) else own.sort_values("lift_low", na_position="first").iloc[-1]
+        )
         rows.append(
             {
                 "service": service,
@@ -417,11 +422,15 @@ MAX_TARGET_SHARE = 0.25
 def doubt_threshold(evidence: pd.DataFrame, config: MapCheckConfig) -> float:
     """`doubt_max_lift`, or less when the map's own hard links show little lift in this history
     (noisy monitoring): a link is only doubted for falling well short of what real links show."""
-    hard = evidence[(evidence["hops"] == 0) & (evidence["link"] == "hard") & (evidence["bursts"] > 0)]
+    hard = evidence[
+        (evidence["hops"] == 0) & (evidence["link"] == "hard") & (evidence["bursts"] > 0)
+    ]
     typical = hard["lift"].median()
     if not np.isfinite(typical):
         return config.doubt_max_lift
     return float(min(config.doubt_max_lift, np.sqrt(max(typical, 1.0))))
+
+
 _DOUBT_FIGURES = ("bursts", "hits", "expected", "lift", "lift_high")
 
 
@@ -455,7 +464,9 @@ def dependency_evidence(
     return pd.DataFrame(rows, columns=columns)
 
 
-def _burst_mask(bursts: pd.DataFrame | None, grid: MinuteGrid, config: MapCheckConfig) -> np.ndarray:
+def _burst_mask(
+    bursts: pd.DataFrame | None, grid: MinuteGrid, config: MapCheckConfig
+) -> np.ndarray:
     """Minutes where a callee's burst would precede one of these (corroborated) bursts."""
     mask = np.zeros(grid.n_minutes, dtype=bool)
     if bursts is None:
@@ -553,12 +564,15 @@ def check_map_evidence(
     evidence = service_stage_evidence(alerts, episodes, journey_map, grid, config)
     edges = dependency_evidence(alerts, episodes, journey_map, grid, config)
     suggestions = suggest_links(evidence, config)
-    unmapped = rank_unmapped(evidence, suggestions)
-    unmapped["replaces"] = likely_renames(unmapped, alerts, journey_map)
+    ranked = rank_unmapped(evidence, suggestions)
+    ranked["replaces"] = likely_renames(ranked, alerts, journey_map)
+    # A migration's new name is not missing from the map: the map names it under the old one.
+    renamed = ranked["replaces"].map(len) > 0
     return MapEvidence(
         evidence=evidence,
         suggestions=suggestions,
-        unmapped=unmapped,
+        unmapped=ranked[~renamed].reset_index(drop=True),
+        renamed=ranked[renamed].reset_index(drop=True),
         doubtful=doubtful_links(evidence, edges, config),
         stages=stage_coverage(windows, episodes, journey_map, config),
         silent=silent_services(alerts, journey_map),
@@ -588,9 +602,9 @@ def map_health(
 # ---------------------------------------------------------------- as records and a patch
 
 
-def unmapped_records(found: MapEvidence, limit: int | None = None) -> list[dict]:
-    """`unmapped_services` as map_check.json, the audit and the dashboard show it, by evidence."""
-    rows = found.unmapped if limit is None else found.unmapped.head(limit)
+def unmapped_records(ranked: pd.DataFrame) -> list[dict]:
+    """`unmapped_services` (or `renamed_services`) as map_check.json, the audit and the dashboard
+    show them, by evidence."""
     return [
         {
             "service": r.service,
@@ -603,7 +617,7 @@ def unmapped_records(found: MapEvidence, limit: int | None = None) -> list[dict]
             "suggested": bool(r.suggested),
             "replaces": list(r.replaces),
         }
-        for r in rows.itertuples()
+        for r in ranked.itertuples()
     ]
 
 
@@ -614,10 +628,17 @@ def _number(value: float) -> float | None:
 def suggested_patch(found: MapEvidence, journey_map: JourneyMap) -> dict:
     """The changes a person should review, as data: links to add (a rename where the map still
     names the old service), dependencies and hard links to question. Nothing here is applied."""
-    add, rename = [], []
+    add = []
+    rename = [
+        {
+            "old": old,
+            "new": row.service,
+            "stages": [f"{s['journey']}/{s['stage']}" for s in row.stages],
+        }
+        for row in found.renamed.itertuples()
+        for old in row.replaces
+    ]
     for row in found.unmapped[found.unmapped["suggested"]].itertuples():
-        for old in row.replaces:
-            rename.append({"old": old, "new": row.service})
         for link in row.stages:
             add.append(
                 {
@@ -658,7 +679,8 @@ def map_summary(found: MapEvidence) -> dict:
     """What a model carries of its training history's map check, for the dashboard to show."""
     stages = found.stages
     return {
-        "unmapped_services": unmapped_records(found),
+        "unmapped_services": unmapped_records(found.unmapped),
+        "renamed_services": unmapped_records(found.renamed),
         "doubtful_links": [
             {"what": r.what, "service": r.service, "target": r.target, "lift_high": r.lift_high}
             for r in found.doubtful.itertuples()

@@ -191,7 +191,7 @@ def _unmapped_by_evidence(data: DataDir) -> list[dict]:
     found, _ = map_health(
         data.journey_outcomes, data.alerts, data.journey_map, int(data.window.value)
     )
-    return unmapped_records(found)
+    return unmapped_records(found.unmapped)
 
 
 def _performance(current: pd.DataFrame, profile: dict) -> dict | None:

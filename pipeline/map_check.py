@@ -122,6 +122,7 @@ def map_check_json(check: MapCheck) -> dict:
         "alerts": check.alerts,
         "episodes": len(check.episodes),
         "unmapped_services": summary["unmapped_services"],
+        "renamed_services": summary["renamed_services"],
         "doubtful_links": _records(found.doubtful),
         **{k: summary[k] for k in ("sparse_stages", "stages_without_services")},
         "stages_without_data": [

@@ -29,6 +29,7 @@ def map_check_html(check: MapCheck) -> str:
     sections = [
         Section("Findings", _findings(check, len(suggested))),
         Section("Unmapped services", _unmapped_section(check)),
+        Section("Renamed services", _renamed_section(check)),
         Section("Doubtful links", _doubtful_section(check)),
         Section("What the history says against what the map says", _heatmap_section(check)),
         Section("Stages: services and traffic", _stages_section(check)),
@@ -48,6 +49,7 @@ def _findings(check: MapCheck, suggested: int) -> str:
     items = [
         f"{suggested} unmapped service(s) whose alerts precede stage degradations beyond chance, "
         f"of {len(found.unmapped)} the map does not reach",
+        f"{len(found.renamed)} service(s) the map names under an old name (a migration)",
         f"{len(found.doubtful)} doubtful link(s): mapped, alerting, and never ahead of impact",
         f"{(stages['status'] == 'no services').sum()} stage(s) with live data but no services; "
         f"{(stages['status'] == 'sparse').sum()} too sparse to label; "
@@ -65,8 +67,11 @@ def _findings(check: MapCheck, suggested: int) -> str:
         f"lower bound above {config.suggest_min_lift:g}; a mapped hard link or dependency is doubtful "
         f"when its upper bound is below {config.doubt_max_lift:g}."
     )
-    return "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>" + paragraph(
-        method, "note"
+    return (
+        "<ul>"
+        + "".join(f"<li>{html.escape(i)}</li>" for i in items)
+        + "</ul>"
+        + paragraph(method, "note")
     )
 
 
@@ -113,12 +118,35 @@ def _unmapped_section(check: MapCheck) -> str:
     )
 
 
+def _renamed_section(check: MapCheck) -> str:
+    renamed = check.found.renamed
+    if renamed.empty:
+        return paragraph(
+            "No unmapped service took over the stages of a mapped one that fell silent."
+        )
+    rows = pd.DataFrame(
+        {
+            "new name": renamed["service"],
+            "old name in the map": [", ".join(r) for r in renamed["replaces"]],
+            "stages": [
+                ", ".join(f"{s['journey']}/{s['stage']}" for s in stages)
+                for stages in renamed["stages"]
+            ],
+            "lift": renamed["lift"],
+            "evidence": renamed["evidence"],
+        }
+    )
+    return paragraph(
+        "Unmapped services whose alerts precede the degradations of stages whose mapped service "
+        "stopped alerting before they started: the map still names the old service.",
+        "note",
+    ) + table_html(rows, {"lift": number(1), "evidence": number(2)})
+
+
 def _doubtful_section(check: MapCheck) -> str:
     doubtful = check.found.doubtful
     if doubtful.empty:
-        return paragraph(
-            "No hard link or dependency with enough alerts stayed clear of impact."
-        )
+        return paragraph("No hard link or dependency with enough alerts stayed clear of impact.")
     return paragraph(
         "Hard service→stage links and dependency edges whose alert bursts preceded impact no more "
         "than chance, with enough bursts to tell (the lift's upper bound is low). A dependency "
@@ -182,7 +210,10 @@ def _stages_section(check: MapCheck) -> str:
 
 
 def _patch_section(check: MapCheck) -> str:
-    return paragraph(
-        "Written to map_patch.yaml beside this page. The journey map itself was not changed.",
-        "note",
-    ) + f"<pre>{html.escape(patch_yaml(check))}</pre>"
+    return (
+        paragraph(
+            "Written to map_patch.yaml beside this page. The journey map itself was not changed.",
+            "note",
+        )
+        + f"<pre>{html.escape(patch_yaml(check))}</pre>"
+    )

@@ -123,6 +123,7 @@ def map_gaps(engine) -> dict | None:
     return {
         "suggested": [u for u in unmapped if u["suggested"]],
         "unsupported": [u["service"] for u in unmapped if not u["suggested"]],
+        "renamed": found.get("renamed_services", []),
         "doubtful": found["doubtful_links"],
         "sparse_stages": found["sparse_stages"],
         "stages_without_services": found["stages_without_services"],
