@@ -411,12 +411,12 @@ def doubtful_links(
     # Where a hit is likely by chance, even a real link cannot show a lift of doubt_max_lift:
     # such a link is not judged.
     chance = found["expected"] / found["bursts"].where(found["bursts"] > 0)
-    informative = chance <= 1 / (2 * config.doubt_max_lift)
+    informative = chance <= 1 / config.doubt_max_lift
     found = found[informative & (found["lift_high"] < doubt_threshold(evidence, config))]
     return found.sort_values("lift_high", kind="stable", ignore_index=True)
 
 
-MAX_TARGET_SHARE = 0.25
+MAX_TARGET_SHARE = 0.5  # a target covering more of the time than this cannot show a lift of 2
 
 
 def doubt_threshold(evidence: pd.DataFrame, config: MapCheckConfig) -> float:
@@ -467,11 +467,13 @@ def dependency_evidence(
 def _burst_mask(
     bursts: pd.DataFrame | None, grid: MinuteGrid, config: MapCheckConfig
 ) -> np.ndarray:
-    """Minutes where a callee's burst would precede one of these (corroborated) bursts."""
+    """Minutes where a callee's burst would precede one of these bursts. Every burst of the
+    caller counts: a failure travelling up an edge trips the caller's error or latency rule,
+    often that one alone."""
     mask = np.zeros(grid.n_minutes, dtype=bool)
     if bursts is None:
         return mask
-    minute = grid.minute(bursts.loc[bursts["corroborated"], "start_ns"].to_numpy())
+    minute = grid.minute(bursts["start_ns"].to_numpy())
     for m in minute[(minute >= 0) & (minute < grid.n_minutes)]:
         mask[max(m - int(config.onset_after_min), 0) : m + int(config.onset_before_min) + 1] = True
     return mask
