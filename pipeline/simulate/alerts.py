@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 from .clock import MINUTE_NS, Clock
 from .effects import callers_within, stage_exposure
 from .rules import Detector, Rule, anomaly_severity
-from .world import World
+from .world import IncidentKind, World
 
 FIRING_COLUMNS = ["rule_id", "fired_ns", "resolved_ns", "host", "region", "score", "incident_id"]
 CALLER_CHANCE = {1: 0.55, 2: 0.25}
@@ -101,11 +102,7 @@ def simulate_incident_alerts(
     fire = partial(_maybe_fire, rows, kinds=world.incidents.kinds, detector=detector, rng=rng)
     for i, inc in enumerate(incidents.itertuples(index=False)):
         size = _sensitivity(inc.raw_degradation)
-        region = (
-            list(world.regions).index(inc.region)
-            if isinstance(inc.region, str)
-            else int(rng.integers(len(world.regions)))
-        )
+        region = _region_index(world, inc.region, rng)
         for rule in by_service.get(inc.service, []):
             if not rule.check:
                 fire(rule, inc, rule.template.detects.get(inc.kind, 0) * size, 0, region, hosts)
@@ -153,12 +150,19 @@ def simulate_coincident_noise(
             rule = noisy[service][int(rng.integers(len(noisy[service])))]
             fired = int(rng.uniform(inc.start_ns, max(inc.end_ns, inc.start_ns + MINUTE_NS)))
             hold = int(np.exp(rng.normal(np.log(15), 0.6)) * MINUTE_NS)
-            region = int(rng.integers(len(world.regions)))
+            region = _region_index(world, inc.region, rng)
             score = rng.beta(*detector.noise_score)
             rows.append(
                 (rule.rule_id, fired, fired + hold, int(rng.integers(hosts)), region, score, None)
             )
     return pd.DataFrame(rows, columns=FIRING_COLUMNS)
+
+
+def _region_index(world: World, region, rng) -> int:
+    """The region an incident hit, or any region for one that hit them all."""
+    if isinstance(region, str):
+        return list(world.regions).index(region)
+    return int(rng.integers(len(world.regions)))
 
 
 def _sensitivity(raw_degradation: float) -> float:
@@ -175,7 +179,7 @@ def _maybe_fire(
     region: int,
     hosts: int,
     *,
-    kinds,
+    kinds: Mapping[str, IncidentKind],
     detector: Detector,
     rng,
 ) -> None:

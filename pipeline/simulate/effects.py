@@ -12,6 +12,7 @@ from .world import IncidentKind, World
 
 DIRECT = {"hard": 1.0, "soft": 0.1}  # a stage's own services
 HOP = {"hard": 0.9, "soft": 0.1}  # each step down the call graph (retries absorb a little)
+HARD_PATH_EXPOSURE = 0.5  # a stage feels at least this share of a failure only on hard paths
 
 
 def stage_exposure(world: World) -> dict[str, np.ndarray]:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from .effects import stage_exposure
+from .effects import HARD_PATH_EXPOSURE, stage_exposure
 from .world import World
-
-HARD_EXPOSURE = 0.5  # a stage feels at least this share of a service's failure only on hard paths
 
 
 def journey_map_document(world: World) -> dict:
@@ -75,7 +73,7 @@ def map_truth(world: World) -> dict:
                     {
                         "journey": journey,
                         "stage": stage.name,
-                        "link": "hard" if exposure[service][k] >= HARD_EXPOSURE else "soft",
+                        "link": "hard" if exposure[service][k] >= HARD_PATH_EXPOSURE else "soft",
                     }
                     for k, (journey, stage) in enumerate(stages)
                     if exposure[service][k] > 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .effects import Effects, peak_stage_drop
+from .effects import HARD_PATH_EXPOSURE, Effects, peak_stage_drop, stage_exposure
 from .traffic import Funnel
 from .world import World
 
@@ -64,3 +64,22 @@ def alert_truth(
             "true_lost_completions": lost_completions,
         }
     )
+
+
+def coincident_noise(world: World, alerts: pd.DataFrame, incidents: pd.DataFrame) -> pd.DataFrame:
+    """Noise alerts (no incident) on the other services of the stages a material incident hurts
+    on hard paths, fired while it lasted: what labels by coincidence wrongly credit.
+
+    `alerts` carry their truth (incident_id); `incidents` are truth_incidents.parquet's rows.
+    """
+    exposure = stage_exposure(world)
+    stages = [stage for _, stage in world.flat_stages()]
+    noise = alerts.loc[alerts["incident_id"].isna()]
+    during = np.zeros(len(noise), dtype=bool)
+    for inc in incidents.loc[incidents["material"]].itertuples():
+        hurt = np.flatnonzero(exposure[inc.service] >= HARD_PATH_EXPOSURE)
+        others = {s for k in hurt for s in stages[k].services} - {inc.service}
+        during |= (
+            noise["fired_at"].between(inc.start, inc.end) & noise["service"].isin(others)
+        ).to_numpy()
+    return noise.loc[during]

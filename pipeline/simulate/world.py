@@ -55,6 +55,12 @@ class Diurnal:
     peaks: tuple[tuple[float, float, float], ...]  # (height, local hour, width in hours)
     mean: float  # the shape's mean over a day before scaling
 
+    @classmethod
+    def normalised(cls, base: float, peaks: tuple[tuple[float, float, float], ...]) -> Diurnal:
+        """The shape with its true daily mean, so a day's traffic is what the journey says."""
+        raw = cls(base, peaks, 1.0)(np.arange(0, 24, 1 / 60))
+        return cls(base, peaks, round(float(raw.mean()), 4))
+
     def __call__(self, hour: np.ndarray) -> np.ndarray:
         shape = self.base
         for height, centre, width in self.peaks:

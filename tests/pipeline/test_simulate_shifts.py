@@ -39,6 +39,7 @@ SAMPLE_FILES = (
     "truth.parquet",
     "truth_incidents.parquet",
     "journey_map.yaml",
+    "map_truth.json",
 )
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from ..world import World
-from . import shop
+from . import media, saas, shop
 
 DEFAULT_WORLD = "shop"
 
 WORLDS: dict[str, World] = {
     "shop": shop.WORLD,
+    "saas": saas.WORLD,
+    "media": media.WORLD,
 }
 
 
