@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 REPEATS = 2
@@ -30,6 +29,12 @@ def main(data_dir: Path | None = None) -> None:
 
     timing(ensure_data(data_dir or DATA_DIR))
     quality()
+
+
+def best_of(run):
+    from benchmarks.features import _best_of
+
+    return _best_of(run, REPEATS)
 
 
 def timing(data_dir: Path) -> None:
@@ -65,15 +70,6 @@ def timing(data_dir: Path) -> None:
         print(f"{name:<34}{seconds:>9.1f}{seconds / load_s:>9.2f}")
     verdict = "met" if check_s <= CHECK_SECONDS_GOAL else "MISSED"
     print(f"goal: map check <= {CHECK_SECONDS_GOAL:.0f} s: {verdict} ({check_s:.1f} s)")
-
-
-def best_of(run):
-    best, result = float("inf"), None
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        result = run()
-        best = min(best, time.perf_counter() - started)
-    return best, result
 
 
 def quality() -> None:
