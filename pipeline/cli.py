@@ -513,6 +513,8 @@ def map_check(
     for row in suggested.itertuples():
         links = ", ".join(f"{s['journey']}/{s['stage']} ({s['link']})" for s in row.stages)
         console.print(f"  {row.service}: {links}, lift {row.lift:.1f} (≥ {row.evidence:.1f})")
+    for row in found.renamed.itertuples():
+        console.print(f"  renamed: {row.service} (the map says {', '.join(row.replaces)})")
     for row in found.doubtful.itertuples():
         console.print(f"  doubtful {row.what}: {row.service} → {row.target}", highlight=False)
     for path in result.files:

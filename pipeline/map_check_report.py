@@ -57,15 +57,16 @@ def _findings(check: MapCheck, suggested: int) -> str:
         f"{len(found.silent)} mapped service(s) sent no alert: {', '.join(found.silent) or 'none'}",
     ]
     method = (
-        "Evidence: a service's alerts chained less than "
-        f"{config.burst_gap_min:g} min apart form a burst; a burst counts when {config.corroborating_rules} "
-        f"or more of its rules fire in it. It precedes a degradation when it starts from "
-        f"{config.onset_before_min:g} min before to {config.onset_after_min:g} min after an episode's "
-        "onset. Chance is the share of each hour of the day the stage spends near an onset; lift is "
-        "hits over chance, with exact Poisson bounds at "
-        f"{config.confidence:.0%}. A link is suggested with ≥ {config.suggest_min_hits} hits and a "
-        f"lower bound above {config.suggest_min_lift:g}; a mapped hard link or dependency is doubtful "
-        f"when its upper bound is below {config.doubt_max_lift:g}."
+        f"Evidence: a service's alerts within {config.burst_gap_min:g} min of its first form a "
+        "burst; a burst counts when more of the service's rules fire in it than in its typical "
+        f"burst (and at least {config.corroborating_rules}). It precedes a degradation when it "
+        f"starts from {config.onset_before_min:g} min before to {config.onset_after_min:g} min "
+        "after an episode's onset. Chance is the share of each hour of the day the stage spends "
+        "near an onset; lift is hits over chance, with exact Poisson bounds at "
+        f"{config.confidence:.0%}. A link is suggested with ≥ {config.suggest_min_hits} hits and "
+        f"a lower bound above {config.suggest_min_lift:g}. A mapped hard link or dependency is "
+        f"doubtful when its upper bound is below {config.doubt_max_lift:g} (lower when the map's "
+        "own hard links show little lift), judged only where a hit is not likely by chance."
     )
     return (
         "<ul>"
