@@ -11,6 +11,7 @@ import pandas as pd
 
 from features.context import rule_keys
 from features.loading import DataDir, load_data_dir
+from features.map_evidence import map_health, unmapped_records
 from features.settings import Settings
 from features.table import build_feature_table
 from models.drift import LEVELS, Thresholds, Verdict, feature_drift, judge, numeric_drift
@@ -122,6 +123,7 @@ def compute_audit(
         "days": days,
     }
     coverage = _coverage(current, profile, str(data.journey_map.version))
+    coverage["unmapped_services"] = _unmapped_by_evidence(data)
     performance = _performance(current, profile)
     verdict = judge(features, score, tiers, coverage, performance, limits)
     return Audit(
@@ -182,6 +184,14 @@ def _coverage(current: pd.DataFrame, profile: dict, served_map: str) -> dict:
         "map_version_served": served_map,
         "map_version_trained": profile["journey_map_version"],
     }
+
+
+def _unmapped_by_evidence(data: DataDir) -> list[dict]:
+    """The services the map lacks, ranked as `journeyrank map-check` ranks them (DIR's history)."""
+    found, _ = map_health(
+        data.journey_outcomes, data.alerts, data.journey_map, int(data.window.value)
+    )
+    return unmapped_records(found.unmapped)
 
 
 def _performance(current: pd.DataFrame, profile: dict) -> dict | None:

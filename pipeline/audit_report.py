@@ -164,7 +164,33 @@ def _coverage_section(audit: Audit) -> str:
     new = pd.DataFrame(
         {"service": list(c["new_service_alerts"]), "alerts": list(c["new_service_alerts"].values())}
     )
-    return table_html(rows) + (paragraph("New services:") + table_html(new) if len(new) else "")
+    return (
+        table_html(rows)
+        + (paragraph("New services:") + table_html(new) if len(new) else "")
+        + _unmapped_services(c.get("unmapped_services", []))
+    )
+
+
+def _unmapped_services(unmapped: list[dict]) -> str:
+    """The services the map lacks, by the map check's evidence (see `journeyrank map-check`)."""
+    if not unmapped:
+        return paragraph("Every alerting service is on the journey map.")
+    rows = pd.DataFrame(
+        {
+            "service": [u["service"] for u in unmapped],
+            "alerts": [u["alerts"] for u in unmapped],
+            "suggested links": [
+                ", ".join(f"{s['journey']}/{s['stage']} ({s['link']})" for s in u["stages"]) or "—"
+                for u in unmapped
+            ],
+            "lift": [u["lift"] for u in unmapped],
+            "evidence": [u["evidence"] for u in unmapped],
+        }
+    )
+    return paragraph(
+        "Services the map lacks, ranked by how far their alerts precede stage degradations beyond "
+        "chance (evidence: the lift's lower bound; `journeyrank map-check` writes the patch):"
+    ) + table_html(rows, {"lift": number(1), "evidence": number(2)})
 
 
 def _performance_section(audit: Audit) -> str:

@@ -488,6 +488,41 @@ def audit(
         raise typer.Exit(AUDIT_FAILED)
 
 
+@app.command("map-check")
+def map_check(
+    data: Annotated[Path, typer.Option(help="Data directory whose history is checked.")],
+    out: Annotated[
+        Path, typer.Option(help="Directory for map_check.json, map_patch.yaml, map_check.html.")
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option(help="Check the map and baselines this model was trained with instead."),
+    ] = None,
+) -> None:
+    """Where the journey map is wrong: unmapped services, doubtful links, sparse stages; a patch to review."""
+    from features.settings import load_settings
+    from pipeline.map_check import check_map
+
+    with _steps("checking the map"):
+        result = check_map(data, out, load_settings(), model)
+    found = result.check.found
+    suggested = found.unmapped[found.unmapped["suggested"]]
+    console.print(
+        f"{result.check.alerts:,} alerts, {len(result.check.episodes):,} degradation episodes; "
+        f"{len(suggested)} of {len(found.unmapped)} unmapped services precede degradations"
+    )
+    for row in suggested.itertuples():
+        links = ", ".join(f"{s['journey']}/{s['stage']} ({s['link']})" for s in row.stages)
+        console.print(f"  {row.service}: {links}, lift {row.lift:.1f} (≥ {row.evidence:.1f})")
+    for row in found.renamed.itertuples():
+        console.print(f"  renamed: {row.service} (the map says {', '.join(row.replaces)})")
+    for row in found.doubtful.itertuples():
+        console.print(f"  doubtful {row.what}: {row.service} → {row.target}", highlight=False)
+    for path in result.files:
+        console.print(f"  wrote {path}")
+    console.print(f"MLflow run {result.run_id} (experiment map-checks)")
+
+
 @app.command()
 def demo() -> None:
     """What `make demo` runs: the main job end to end on the embedded sample data."""

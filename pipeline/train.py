@@ -13,6 +13,7 @@ import pandas as pd
 from features.baselines import Baselines, fit_baselines
 from features.build import FEATURE_NAMES
 from features.loading import DataDir, load_data_dir, load_feedback
+from features.map_evidence import map_health, map_summary
 from features.settings import Settings
 from features.spec import FeatureSpec
 from features.stages import StageIndex
@@ -71,6 +72,8 @@ def train(
     step("held-out evaluation")
     evaluation = _evaluate(ranker, split.test, split, config, data.truth)
     ranker.profile = reference_profile(ranker, split, evaluation)
+    step("map check")
+    ranker.profile["map_check"] = map_check_of(data, training.baselines)
     step("MLflow run")
     client = use_tracking(settings.tracking_uri)
     with mlflow.start_run(run_name="train") as run:
@@ -176,6 +179,15 @@ def reference_profile(ranker: Ranker, split: TimeSplit, evaluation: Evaluation) 
         split.days("test"),
         str(ranker.journey_map.version),
     )
+
+
+def map_check_of(data: DataDir, baselines: Baselines) -> dict:
+    """The training history's map check, carried by the model for the dashboard (what the map
+    lacks is a fact about the history the model learnt from, so it travels with it)."""
+    found, _ = map_health(
+        data.journey_outcomes, data.alerts, data.journey_map, int(data.window.value), baselines
+    )
+    return map_summary(found)
 
 
 def budget_share(config: TrainConfig, days: float, alerts: int) -> float:

@@ -69,6 +69,7 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
             engine,
             "health.html",
             journeys=journeys,
+            map_gaps=data.map_gaps(engine),
             window_min=data.HEALTH_WINDOW_MIN,
             hurting_z=data.HURTING_Z,
             hurting_drop=data.HURTING_DROP,

@@ -113,6 +113,23 @@ def journey_health(engine, alerts: list[dict]) -> list[dict]:
     ]
 
 
+def map_gaps(engine) -> dict | None:
+    """The map check the model carries from its training history (`journeyrank train`): services
+    the map lacks, by evidence, with the stages they should link to; None for older models."""
+    found = engine.ranker.profile.get("map_check")
+    if found is None:
+        return None
+    unmapped = found["unmapped_services"]
+    return {
+        "suggested": [u for u in unmapped if u["suggested"]],
+        "unsupported": [u["service"] for u in unmapped if not u["suggested"]],
+        "renamed": found.get("renamed_services", []),
+        "doubtful": found["doubtful_links"],
+        "sparse_stages": found["sparse_stages"],
+        "stages_without_services": found["stages_without_services"],
+    }
+
+
 def _stage_health(stage: str, sums: dict[str, float], alerts: list[dict]) -> dict:
     n, done, expected, var = (
         sums[k] for k in ("sessions", "completed", "expected_completed", "completion_var")

@@ -8,6 +8,8 @@ import mlflow
 import pandas as pd
 import pytest
 
+from features.loading import load_data_dir
+from features.map_evidence import map_health
 from features.settings import settings_at
 from features.table import build_feature_table
 from models.inference_log import InferenceLog
@@ -117,6 +119,25 @@ def test_the_audit_writes_a_page_that_opens_offline_a_json_and_an_mlflow_run(
     assert run.data.tags["model_version"] == result.audit.version
     assert run.data.tags["verdict"] == result.audit.verdict.level
     assert "psi.new_user_share_15m" in run.data.metrics
+
+
+def test_the_coverage_names_the_unmapped_services_ranked_by_the_map_checks_evidence(
+    trained, period, tmp_path
+):
+    data_dir = period("new_service")
+    result = run_audit(MODEL, data_dir, tmp_path / "audit", trained, since=SINCE)
+    named = [u["service"] for u in result.audit.coverage["unmapped_services"]]
+    assert NEW_SERVICE in named
+    data = load_data_dir(data_dir)
+    found, _ = map_health(
+        data.journey_outcomes, data.alerts, data.journey_map, int(data.window.value)
+    )
+    assert named == list(found.unmapped["service"])
+    assert (
+        json.loads(result.json.read_text())["coverage"]["unmapped_services"][0]["service"]
+        == named[0]
+    )
+    assert f"<td>{NEW_SERVICE}</td>" in result.html.read_text()
 
 
 def test_fail_on_sets_the_exit_code(trained, period, tmp_path, monkeypatch, capsys):

@@ -57,6 +57,24 @@ def test_health_shows_a_funnel_for_every_journey_of_the_map(client, ranked):
     assert page.text.count('class="chart funnel"') == 4
 
 
+def test_health_names_the_services_the_map_lacks_as_the_map_check_ranks_them(
+    client, served, ranked
+):
+    _, result = served
+    carried = result.ranker.profile["map_check"]["unmapped_services"]
+    assert carried, "the sample's map leaves services out"
+    page = client.get("/ui/health").text
+    section = page[page.index('id="map-gaps"') :]
+    suggested = [u["service"] for u in carried if u["suggested"]]
+    others = [u["service"] for u in carried if not u["suggested"]]
+    for service in suggested:
+        assert f'data-service="{service}"' in section
+    if others:
+        assert ", ".join(others) in section  # in the map check's order
+    positions = [section.index(f'data-service="{s}"') for s in suggested]
+    assert positions == sorted(positions)
+
+
 def test_drill_down_explains_the_alert(client, ranked):
     page = client.get(f"/ui/alerts/{ranked[0]}")
     assert page.status_code == 200
