@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from features.build import ALL_FEATURES
 from models.profile import categorical_counts, numeric_shares
+
+GROWS_WITH_HISTORY = frozenset(f.name for f in ALL_FEATURES if f.grows_with_history)
 
 EPS = 1e-4
 PSI_MODERATE, PSI_MAJOR = 0.10, 0.25
@@ -174,7 +177,8 @@ def judge(
 ) -> Verdict:
     """ok, investigate or retrain, with every reason that drove it."""
     verdict = Verdict()
-    important = features[features["importance_rank"] <= limits.important_features]
+    judged = ~features["feature"].isin(GROWS_WITH_HISTORY)
+    important = features[judged & (features["importance_rank"] <= limits.important_features)]
     moved = important[important["level"] != "stable"]
     major = moved[moved["level"] == "major"]
     for row in moved.itertuples():

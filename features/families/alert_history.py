@@ -55,6 +55,7 @@ FEATURES = (
         "how many of the rule's labels had matured (the rate's evidence)",
         "all before",
         "labels",
+        grows_with_history=True,
     ),
     Feature(
         "service_impact_rate",

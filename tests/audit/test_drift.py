@@ -6,7 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.drift import Thresholds, categorical_drift, judge, numeric_drift, psi
+from models.drift import (
+    GROWS_WITH_HISTORY,
+    Thresholds,
+    categorical_drift,
+    judge,
+    numeric_drift,
+    psi,
+)
 from models.profile import categorical_profile, numeric_profile
 
 RNG = np.random.default_rng(3)
@@ -44,11 +51,11 @@ def test_categories_never_seen_are_pooled_and_listed():
     assert same["level"] == "stable"
 
 
-def _findings(level="stable", rank=1):
+def _findings(level="stable", rank=1, feature="f"):
     return pd.DataFrame(
         [
             {
-                "feature": "f",
+                "feature": feature,
                 "kind": "numeric",
                 "importance_rank": rank,
                 "psi": 0.3,
@@ -103,6 +110,12 @@ def test_nothing_moved_is_ok():
 def test_drift_counts_only_in_important_features():
     assert _judge(_findings("major", rank=1)).level == "investigate"
     assert _judge(_findings("major", rank=40)).level == "ok"
+
+
+def test_a_count_that_grows_with_history_is_not_judged_by_its_drift():
+    """A later week has longer histories behind it: such a count always drifts up."""
+    (grows,) = GROWS_WITH_HISTORY
+    assert _judge(_findings("major", rank=1, feature=grows)).level == "ok"
 
 
 def test_pages_far_from_the_promise_and_a_new_map_and_service_are_named():
