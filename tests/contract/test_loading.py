@@ -460,3 +460,17 @@ def test_session_event_csv_batches(frames: dict[str, pd.DataFrame], write: Write
 def test_labels_round_trip_as_json_text(data_dir: Path) -> None:
     alerts = load_data_dir(data_dir).alerts
     assert json.loads(alerts.loc[0, "labels"]) == {"team": "web"}
+
+
+def test_every_97th_window_30_s_late_is_off_the_grid(sample_dir: Path, tmp_path: Path) -> None:
+    """Shifted rows must not pose as a 30 s grid (gaps are read within each series)."""
+    outcomes = pd.read_parquet(sample_dir / "journey_outcomes.parquet")
+    late = outcomes.index % 97 == 96
+    outcomes.loc[late, "window_start"] += pd.Timedelta(seconds=30)
+    path = tmp_path / "journey_outcomes.parquet"
+    outcomes.to_parquet(path, index=False)
+    first = outcomes.loc[late, "window_start"].iloc[0]
+    assert _message(load_journey_outcomes, path) == (
+        "journey_outcomes.parquet: column 'window_start', row 97: expected windows of one width "
+        f"(5 min, on the grid from {outcomes['window_start'].min()}); got {first}"
+    )
