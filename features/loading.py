@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features.clock import Clock
 from features.errors import ContractError, Verbatim
 from features.journey_map import JourneyMap, load_journey_map
 from features.schemas import (
@@ -402,11 +403,12 @@ def _raise_arrow_type(
 
 
 def validate_table(
-    raw: pd.DataFrame, spec: TableSpec, file: str, first_row: int = 1
+    raw: pd.DataFrame, spec: TableSpec, file: str, first_row: int = 1, clock: Clock | None = None
 ) -> pd.DataFrame:
     """Bring a raw frame to the spec's canonical dtypes and check its values; rows counted from first_row.
 
     Also the entry point for frames that never were files (request bodies): pass a `file` label.
+    No time may lie further ahead of `clock` (default: the wall clock) than its tolerance.
     """
     _require_columns(list(raw.columns), spec, file)
     frame = raw.reset_index(drop=True)
@@ -416,7 +418,22 @@ def validate_table(
     extras = [name for name in frame.columns if name not in converted]
     frame = pd.concat([pd.DataFrame(converted, index=frame.index), frame[extras]], axis=1)
     _check_values(frame, spec, file, first_row)
+    check_not_future(frame, spec, file, first_row, clock or Clock.from_settings())
     return frame
+
+
+def check_not_future(
+    frame: pd.DataFrame, spec: TableSpec, file: str, first_row: int, clock: Clock
+) -> None:
+    """Refuse the first row dated more than the tolerance ahead of the clock (features/clock.py)."""
+    for column in spec.columns:
+        if column.dtype != "timestamp" or column.name not in frame:
+            continue
+        position = clock.first_future(frame[column.name])
+        if position is not None:
+            got = frame[column.name].iloc[position]
+            where = f"column '{column.name}'"
+            raise ContractError(file, where, clock.expected(), row=first_row + position, got=got)
 
 
 def empty_frame(spec: TableSpec) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter
 
+from features.clock import Clock
 from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
 from features.timeaxis import MINUTE_NS, to_ns
@@ -48,6 +49,20 @@ class TooManyAlerts(ValueError):
     pass
 
 
+class FromTheFuture(ValueError):
+    """A row dated further ahead of the server clock than the tolerance (features/clock.py): a 422."""
+
+
+# The times of each route's rows that the clock rule checks
+TIME_FIELDS = {
+    "alerts": ("fired_at", "resolved_at"),
+    "outcomes": ("window_start",),
+    "changes": ("ts",),
+    "feedback": ("ts",),
+}
+ROW_IDS = {"alerts": "alert_id", "changes": "change_id", "feedback": "alert_id"}
+
+
 @dataclass
 class RankingEngine:
     ranker: Ranker
@@ -56,6 +71,7 @@ class RankingEngine:
     log: InferenceLog
     live: LiveState
     max_alerts: int = MAX_ALERTS_PER_REQUEST
+    clock: Clock = field(default_factory=Clock.from_settings)
     _pruned_at: int = 0
     # A worker serves requests on several threads. The store's connection and the live mirror
     # are one caller's at a time (_state), and so is the log's connection (_logging); ranking
@@ -114,6 +130,7 @@ class RankingEngine:
             raise TooManyAlerts(
                 f"{len(alerts)} alerts in one request; at most {self.max_alerts} (split the batch)"
             )
+        refuse_future(alerts, "alerts", self.clock)
         started = time.perf_counter()
         frame = alerts_frame(alerts)
         if frame.empty:
@@ -229,6 +246,7 @@ class RankingEngine:
         return group
 
     def ingest(self, name: str, rows: list[OutcomeRow] | list[ChangeIn] | list[FeedbackIn]) -> int:
+        refuse_future(rows, name, self.clock)
         frame = pd.DataFrame([r.model_dump() for r in rows])
         if frame.empty:
             return 0
@@ -344,6 +362,22 @@ def _fail(group: list[_Request], err: BaseException) -> None:
 
 
 # ---------------------------------------------------------------------- requests and answers
+
+
+def refuse_future(rows: list, name: str, clock: Clock) -> None:
+    """Raise FromTheFuture naming the first row dated beyond the clock's tolerance (none is stored)."""
+    limit = clock.latest_allowed_ns()
+    for i, row in enumerate(rows):
+        for column in TIME_FIELDS[name]:
+            when = getattr(row, column, None)
+            if when is not None and (when - _EPOCH) // _MICROSECOND * 1000 > limit:
+                field_name = ROW_IDS.get(name)
+                which = f" ({field_name} {getattr(row, field_name)!r})" if field_name else ""
+                body = "alerts" if name == "alerts" else "rows"
+                raise FromTheFuture(
+                    f"{body}[{i}].{column}{which}: {when.isoformat()} is dated in the future; "
+                    f"expected {clock.expected()}"
+                )
 
 
 def alerts_frame(alerts: list[AlertIn]) -> pd.DataFrame:
