@@ -179,10 +179,17 @@ def _load_if_present(
 # ---------------------------------------------------------------- windows and the journey map
 
 
-SERIES_COLUMNS = ("journey", "stage", "segment", "region")  # one outcome series: its windows in turn
+SERIES_COLUMNS = (
+    "journey",
+    "stage",
+    "segment",
+    "region",
+)  # one outcome series: its windows in turn
 
 
-def infer_window_width(window_starts: pd.Series, series: pd.DataFrame | None = None) -> pd.Timedelta:
+def infer_window_width(
+    window_starts: pd.Series, series: pd.DataFrame | None = None
+) -> pd.Timedelta:
     """The most common gap between consecutive window starts (the smallest, on a tie).
 
     Given the outcome `series` columns (same rows), gaps are taken within each series: a few
@@ -204,7 +211,9 @@ def _gaps_within_series(window_starts: pd.Series, series: pd.DataFrame) -> pd.Se
     keys = [c for c in SERIES_COLUMNS if c in series.columns]
     frame = series[keys].assign(_start=window_starts.to_numpy())
     ordered = frame.sort_values([*keys, "_start"], kind="stable")
-    same = (ordered[keys].shift() == ordered[keys]) | (ordered[keys].isna() & ordered[keys].shift().isna())
+    same = (ordered[keys].shift() == ordered[keys]) | (
+        ordered[keys].isna() & ordered[keys].shift().isna()
+    )
     gaps = ordered["_start"].diff()[same.all(axis=1)]
     return gaps[gaps > pd.Timedelta(0)]
 

@@ -52,7 +52,7 @@ def test_one_row_from_2100_is_refused_and_changes_no_answer(
          "rows[0].ts (change_id 'c-2100')"),
         ("/feedback", lambda a: {"rows": [{"alert_id": a["alert_id"], "impact": 1,
                                            "ts": "2100-01-01T00:00:00Z"}]},
-         f"rows[0].ts (alert_id "),
+         "rows[0].ts (alert_id "),
     ],
 )  # fmt: skip
 def test_every_route_refuses_rows_from_the_future(client, sample_dir, route, body, named):
