@@ -99,6 +99,7 @@ class JourneyRank:
             self.forwarder.stop()
 
     def __is_ready__(self) -> bool:
+        # fail-open: a service whose model or state is out still answers (/readyz says degraded)
         return getattr(self, "engine", None) is not None and self.engine.ready
 
     @bentoml.api(route="/rank")
@@ -173,15 +174,22 @@ class JourneyRank:
         return self._ingest("feedback", rows)
 
     def _ingest(self, name: str, rows: list) -> Stored:
-        from serving.engine import FromTheFuture
+        from serving.engine import FromTheFuture, StateUnavailable
 
         try:
             return Stored(stored=self.engine.ingest(name, rows))
         except FromTheFuture as err:  # the whole request is refused: nothing of it is stored
             raise BentoMLException(str(err), error_code=HTTPStatus.UNPROCESSABLE_ENTITY) from err
+        except StateUnavailable as err:  # the sender retries; /rank meanwhile answers fail-open
+            raise BentoMLException(str(err), error_code=HTTPStatus.SERVICE_UNAVAILABLE) from err
 
 
-JourneyRank.add_asgi_middleware(Guard)
+def _degraded_causes() -> dict[str, str]:
+    engine = getattr(bentoml.get_current_service(), "engine", None)
+    return engine.degraded_causes() if engine is not None else {}
+
+
+JourneyRank.add_asgi_middleware(Guard, degraded=_degraded_causes)
 # The dashboard reads the engine of the service instance this worker built (set by BentoML
 # before the worker takes requests).
 JourneyRank.mount_asgi_app(
