@@ -343,7 +343,7 @@ def serve(
 ) -> None:
     """Import the model from the MLflow registry into BentoML and serve it (Ctrl-C stops)."""
     from features.settings import load_settings
-    from pipeline.serve import import_model, start_service
+    from pipeline.serve import import_model, serve_until_stopped, start_service
 
     settings = load_settings()
     imported = import_model(settings, model)
@@ -354,11 +354,7 @@ def serve(
         f"serving on http://{host}:{port} — POST /rank, /journey-metrics, /changes, /feedback; docs at /docs"
     )
     process = start_service(settings, port, host, warm_from, workers)
-    try:
-        raise typer.Exit(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        raise typer.Exit(process.wait()) from None
+    raise typer.Exit(serve_until_stopped(process))  # SIGTERM, SIGINT, SIGHUP: forwarded, waited for
 
 
 @app.command("export-log")
