@@ -415,6 +415,38 @@ def outcomes(
     console.print(f"MLflow run {result.run_id} (experiment outcomes)")
 
 
+@app.command("shadow-report")
+def shadow_report_command(
+    since: Annotated[
+        str, typer.Option(help="Report alerts fired from this time on (ISO 8601 with a time zone).")
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Data directory whose outcomes (and feedback) label the period."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for shadow_report.json and shadow_demoted_harmful.csv."),
+    ] = None,
+) -> None:
+    """What the model would have changed while it ran in shadow: pages saved, impact kept and missed."""
+    from features.settings import load_settings
+    from pipeline.render import frame_table
+    from pipeline.shadow_report import run_shadow_report
+
+    with _steps("shadow report"):
+        report, demoted, files = run_shadow_report(load_settings(), since, data, out)
+    for line in report.lines():
+        console.print(shown(line), highlight=False)
+    if len(demoted):
+        worst = demoted.head(10).set_index("alert_id")
+        console.print(
+            frame_table(worst, "demoted below a page, and hurt users (worst first)", "alert_id")
+        )
+    for path in files:
+        console.print(f"  wrote {shown(path)}")
+
+
 @app.command("export-feedback")
 def export_feedback_command(
     out: Annotated[Path, typer.Option(help="Feedback file to write (.parquet or .csv).")],

@@ -143,7 +143,8 @@ def serve_until_stopped(process: subprocess.Popen, grace: float = SHUTDOWN_GRACE
     def forward(signum: int, frame) -> None:
         if not received:
             received.append(signum)
-            stop_tree(process, signum, grace)
+            # as SIGTERM: BentoML's arbiter would read a SIGHUP as "reload" and start new workers
+            stop_tree(process, signal.SIGTERM, grace)
 
     previous = {name: signal.signal(getattr(signal, name), forward) for name in FORWARDED_SIGNALS}
     try:
@@ -173,6 +174,8 @@ def stop_tree(process: subprocess.Popen, signum: int, grace: float = SHUTDOWN_GR
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signum)
     _, alive = psutil.wait_procs(tree, timeout=grace)
+    with contextlib.suppress(psutil.NoSuchProcess):  # anything it started meanwhile goes too
+        alive += [p for p in root.children(recursive=True) if p not in alive]
     for survivor in alive:
         with contextlib.suppress(psutil.NoSuchProcess):
             survivor.send_signal(signal.SIGKILL)
