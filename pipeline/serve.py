@@ -132,7 +132,7 @@ def serve_until_stopped(process: subprocess.Popen, grace: float = SHUTDOWN_GRACE
 
     `bentoml serve` runs in a session of its own, and its workers may sit in process groups of
     their own: SIGTERM, SIGINT or SIGHUP sent here (by systemd, a supervisor, `kill`, Ctrl-C, a
-    closed terminal) is forwarded to its group, and this waits for the tree to stop; whatever of
+    closed terminal) stops its group (as a SIGTERM), and this waits for the tree to stop; whatever of
     it is still there after `grace` seconds is killed. Nothing survives, and the port is free.
     Returns the service's exit code, or 128 + the number of the signal that stopped it.
     """
