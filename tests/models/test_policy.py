@@ -74,7 +74,10 @@ def test_a_matching_alert_is_raised_to_its_floor_flagged_with_the_reason(tmp_pat
 
 def test_a_floor_never_lowers_a_tier(tmp_path):
     floored = apply_floors(_answers(["P1", "P1", "P1", "P1"]), ALERTS, _policy(tmp_path))
-    assert list(floored["tier"]) == ["P1"] * 4 and not floored["flags"].str.contains(POLICY_FLOOR).any()
+    assert (
+        list(floored["tier"]) == ["P1"] * 4
+        and not floored["flags"].str.contains(POLICY_FLOOR).any()
+    )
 
 
 def test_no_policy_file_means_no_floors_and_no_shadow():

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 from service_client import alert_json, make_client
-from test_server import cut_data_dir
+from test_server import history_and_incoming
 
 from features.loading import load_data_dir
 from models.policy import load_policy
@@ -17,12 +17,7 @@ def test_a_floor_holds_alike_on_rank_and_in_score(
     served, sample_dir, service_env, tmp_path, monkeypatch
 ):
     _, trained = served
-    alerts = pd.read_parquet(sample_dir / "alerts.parquet")
-    until = alerts["fired_at"].max().floor("h") - pd.Timedelta(hours=3)
-    history = cut_data_dir(sample_dir, until, tmp_path / "history")
-    incoming = alerts[
-        (alerts["fired_at"] >= until) & (alerts["fired_at"] < until + pd.Timedelta(minutes=40))
-    ]
+    history, incoming = history_and_incoming(sample_dir, tmp_path / "history")
     quiet = incoming[incoming["severity"].isin(["warning", "info"])]["alert_name"].iloc[0]
     policy_file = tmp_path / "policy.yaml"
     policy_file.write_text(
