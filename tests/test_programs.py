@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import REPO
 from programs import INSTALL_COMMAND, missing_program_summary, require
+
+REPO = Path(__file__).resolve().parent.parent  # not from conftest: several folders have one
 
 
 def test_the_summary_counts_the_skips_names_the_programs_and_the_command():
