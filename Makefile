@@ -21,7 +21,8 @@ setup: ## Install uv if missing, then the locked environment (.venv)
 demo: setup ## Run the main job on the embedded defaults and print the result
 	$(RUN) journeyrank demo
 
-test: setup ## Run every test (unit, contract, model, integration)
+test: setup ## Run every test (unit, contract, model, integration); installs the programs they start when it can
+	@scripts/install-test-programs.sh
 	$(RUN) pytest
 
 test-fast: setup ## Run the tests that start no servers

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
 import yaml
@@ -220,26 +220,37 @@ def trace_dependencies(service: str, dependencies: dict[str, list[str]]) -> dict
 
 def load_journey_map(path: str | Path) -> JourneyMap:
     """Read and validate journey_map.yaml; any problem is one ContractError naming the key and line."""
+    return load_yaml_model(path, JourneyMap, "a journey map (a mapping with version and journeys)")
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(
+    path: str | Path,
+    model: type[M],
+    what: str,
+    allowed_keys: Callable[[tuple[str | int, ...]], list[str]] | None = None,
+) -> M:
+    """Read a YAML file into a pydantic model; any problem is one ContractError naming key and line.
+
+    `what` describes the whole file for an empty one; `allowed_keys(parent path)` lists the keys
+    a mapping may hold, for the message about an unknown one (default: the journey map's).
+    """
     path = Path(path)
     text = _read_text(path)
     root = _compose(text, path.name)
     if root is None:
-        raise ContractError(
-            path.name,
-            "",
-            "a journey map (a mapping with version and journeys)",
-            got=Verbatim("an empty file"),
-        )
+        raise ContractError(path.name, "", what, got=Verbatim("an empty file"))
     if not isinstance(root, yaml.MappingNode):
         got = Verbatim("a list") if isinstance(root, yaml.SequenceNode) else root.value
-        expected = "a mapping with version and journeys"
-        raise ContractError(path.name, "", expected, row=_line(root), got=got)
+        raise ContractError(path.name, "", what, row=_line(root), got=got)
     _check_unique_keys(root, (), path.name)
     data = _construct(text, path.name)
     try:
-        return JourneyMap.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
-        raise _to_contract_error(exc, root, path.name) from None
+        raise _to_contract_error(exc, root, path.name, allowed_keys or _allowed_keys) from None
 
 
 def _read_text(path: Path) -> str:
@@ -305,15 +316,19 @@ def format_key_path(loc: tuple[str | int, ...]) -> str:
     return text
 
 
-def _to_contract_error(exc: ValidationError, root: yaml.Node, file: str) -> ContractError:
-    errors = [_describe_error(error, root, file) for error in exc.errors()]
+def _to_contract_error(
+    exc: ValidationError, root: yaml.Node, file: str, allowed_keys: Callable
+) -> ContractError:
+    errors = [_describe_error(error, root, file, allowed_keys) for error in exc.errors()]
     # Report the problem nearest the top of the file, as a reader would meet it.
     return min(errors, key=lambda error: error.row if error.row is not None else float("inf"))
 
 
-def _describe_error(error: ErrorDetails, root: yaml.Node, file: str) -> ContractError:
+def _describe_error(
+    error: ErrorDetails, root: yaml.Node, file: str, allowed_keys: Callable
+) -> ContractError:
     loc = tuple(error["loc"])
-    expected, got = _expected_and_got(error, loc)
+    expected, got = _expected_and_got(error, loc, allowed_keys)
     cause = error.get("ctx", {}).get("error")
     if isinstance(cause, MapValueError):
         loc = (*loc, *cause.at)
@@ -331,7 +346,9 @@ _EXPECTED_BY_TYPE = {
 }
 
 
-def _expected_and_got(error: ErrorDetails, loc: tuple[str | int, ...]) -> tuple[str, object]:
+def _expected_and_got(
+    error: ErrorDetails, loc: tuple[str | int, ...], allowed_keys: Callable
+) -> tuple[str, object]:
     kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
     cause = ctx.get("error")
     if isinstance(cause, MapValueError):
@@ -339,7 +356,7 @@ def _expected_and_got(error: ErrorDetails, loc: tuple[str | int, ...]) -> tuple[
     if kind == "missing":
         return _EXPECTED_BY_TYPE[kind], None
     if kind == "extra_forbidden":
-        return f"one of the keys {', '.join(_allowed_keys(loc[:-1]))}", Verbatim(
+        return f"one of the keys {', '.join(allowed_keys(loc[:-1]))}", Verbatim(
             f"unknown key '{loc[-1]}'"
         )
     if kind == "literal_error":

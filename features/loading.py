@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from features.clock import Clock
 from features.errors import ContractError, Verbatim
 from features.journey_map import JourneyMap, load_journey_map
 from features.schemas import (
@@ -53,7 +54,7 @@ def load_journey_outcomes(path: PathLike, journey_map: JourneyMap | None = None)
     """Load outcomes; also check windows share one width and, given a map, that its stages exist."""
     path = Path(path)
     outcomes = load_table(path, JOURNEY_OUTCOMES)
-    check_window_grid(outcomes["window_start"], path.name)
+    check_window_grid(outcomes["window_start"], path.name, outcomes)
     if journey_map is not None:
         check_stages_in_map(outcomes, journey_map, path.name)
     return outcomes
@@ -154,7 +155,7 @@ def load_data_dir(data_dir: PathLike) -> DataDir:
         changes=_load_if_present(files, "changes", load_changes),
         feedback=_load_if_present(files, "feedback", load_feedback),
         truth=_load_if_present(files, "truth", load_truth),
-        window=infer_window_width(outcomes["window_start"]),
+        window=infer_window_width(outcomes["window_start"], outcomes),
         files=files,
     )
 
@@ -178,20 +179,51 @@ def _load_if_present(
 # ---------------------------------------------------------------- windows and the journey map
 
 
-def infer_window_width(window_starts: pd.Series) -> pd.Timedelta:
-    """The most common gap between consecutive distinct window starts (the smallest, on a tie)."""
-    distinct = pd.Series(window_starts.dropna().unique()).sort_values()
-    gaps = distinct.diff().dropna()
+SERIES_COLUMNS = (
+    "journey",
+    "stage",
+    "segment",
+    "region",
+)  # one outcome series: its windows in turn
+
+
+def infer_window_width(
+    window_starts: pd.Series, series: pd.DataFrame | None = None
+) -> pd.Timedelta:
+    """The most common gap between consecutive window starts (the smallest, on a tie).
+
+    Given the outcome `series` columns (same rows), gaps are taken within each series: a few
+    shifted rows then cannot pose as a narrower grid (every 97th row 30 s late puts a 30 s and a
+    4 min 30 s gap between distinct starts of a 5-min grid; within its series, the width stays).
+    Without them, or with one window per series, between the distinct starts of all rows.
+    """
+    gaps = _gaps_within_series(window_starts, series) if series is not None else None
+    if gaps is None or gaps.empty:
+        distinct = pd.Series(window_starts.dropna().unique()).sort_values()
+        gaps = distinct.diff().dropna()
     if gaps.empty:
         raise ValueError("at least two distinct window_start values are needed to infer the width")
     counts = gaps.value_counts()
     return pd.Timedelta(counts[counts == counts.max()].index.min())
 
 
-def check_window_grid(window_starts: pd.Series, file: str) -> pd.Timedelta:
+def _gaps_within_series(window_starts: pd.Series, series: pd.DataFrame) -> pd.Series:
+    keys = [c for c in SERIES_COLUMNS if c in series.columns]
+    frame = series[keys].assign(_start=window_starts.to_numpy())
+    ordered = frame.sort_values([*keys, "_start"], kind="stable")
+    same = (ordered[keys].shift() == ordered[keys]) | (
+        ordered[keys].isna() & ordered[keys].shift().isna()
+    )
+    gaps = ordered["_start"].diff()[same.all(axis=1)]
+    return gaps[gaps > pd.Timedelta(0)]
+
+
+def check_window_grid(
+    window_starts: pd.Series, file: str, series: pd.DataFrame | None = None
+) -> pd.Timedelta:
     """Every window must start on one grid of the inferred width; whole gaps (empty windows) are fine."""
     try:
-        width = infer_window_width(window_starts)
+        width = infer_window_width(window_starts, series)
     except ValueError:
         expected = (
             "at least two distinct window_start values (the window width is inferred from them)"
@@ -380,11 +412,12 @@ def _raise_arrow_type(
 
 
 def validate_table(
-    raw: pd.DataFrame, spec: TableSpec, file: str, first_row: int = 1
+    raw: pd.DataFrame, spec: TableSpec, file: str, first_row: int = 1, clock: Clock | None = None
 ) -> pd.DataFrame:
     """Bring a raw frame to the spec's canonical dtypes and check its values; rows counted from first_row.
 
     Also the entry point for frames that never were files (request bodies): pass a `file` label.
+    No time may lie further ahead of `clock` (default: the wall clock) than its tolerance.
     """
     _require_columns(list(raw.columns), spec, file)
     frame = raw.reset_index(drop=True)
@@ -394,7 +427,22 @@ def validate_table(
     extras = [name for name in frame.columns if name not in converted]
     frame = pd.concat([pd.DataFrame(converted, index=frame.index), frame[extras]], axis=1)
     _check_values(frame, spec, file, first_row)
+    check_not_future(frame, spec, file, first_row, clock or Clock.from_settings())
     return frame
+
+
+def check_not_future(
+    frame: pd.DataFrame, spec: TableSpec, file: str, first_row: int, clock: Clock
+) -> None:
+    """Refuse the first row dated more than the tolerance ahead of the clock (features/clock.py)."""
+    for column in spec.columns:
+        if column.dtype != "timestamp" or column.name not in frame:
+            continue
+        position = clock.first_future(frame[column.name])
+        if position is not None:
+            got = frame[column.name].iloc[position]
+            where = f"column '{column.name}'"
+            raise ContractError(file, where, clock.expected(), row=first_row + position, got=got)
 
 
 def empty_frame(spec: TableSpec) -> pd.DataFrame:

@@ -8,6 +8,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL_URI = "models:/journeyrank@champion"
+FUTURE_TOLERANCE_MIN = 10.0  # rows dated further ahead of the clock than this are refused
+DASHBOARD_SESSION_HOURS = 12.0  # a dashboard sign-in lasts this long
 REGISTERED_MODEL_NAME = "journeyrank"
 
 
@@ -24,6 +26,20 @@ class Settings(BaseSettings):
         None, description="Online state store; SQLite in home when unset."
     )
     api_token: str | None = Field(None, description="Bearer token every POST must carry, when set.")
+    policy: Path | None = Field(
+        None, description="Policy file (YAML): floors and shadow mode, above the model."
+    )
+    shadow: bool = Field(
+        False, description="Shadow mode: rank and log, answer with the original routing."
+    )
+    future_tolerance_min: float = Field(
+        FUTURE_TOLERANCE_MIN,
+        ge=0,
+        description="Minutes a row may be dated ahead of the clock (skew); later ones are refused.",
+    )
+    dashboard_session_hours: float = Field(
+        DASHBOARD_SESSION_HOURS, gt=0, description="How long a dashboard sign-in lasts."
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias="MLFLOW_TRACKING_URI",

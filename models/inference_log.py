@@ -109,6 +109,10 @@ class InferenceLog:
         feats = _last_copy_of(features, ids).drop(columns="alert_id")
         # pandas writes the records in C (NaN as null), one JSON object per line
         feature_json = feats.to_json(orient="records", lines=True).splitlines()
+        if (
+            feats.columns.empty
+        ):  # a fail-open answer: no feature was computed (pandas writes nothing)
+            feature_json = ["{}"] * len(ids)
         now = time.time_ns()
         rows = list(
             zip(

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer._click.exceptions import ClickException
 
 from features.errors import ContractError
@@ -27,6 +28,13 @@ app = typer.Typer(
 # Wide enough for the tables when output goes to a file or a CI log rather than a terminal.
 console = Console(width=None if sys.stdout.isatty() else 120)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+
+def shown(value: object) -> str:
+    """User text (paths, reasons, URIs, error messages with install hints) as rich must print it:
+    literally, so `[spark]` in `pip install 'journeyrank[spark]'` is not taken for markup."""
+    return escape(str(value))
+
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -122,7 +130,7 @@ def simulate(
     with console.status("simulating") as status:
         result = run_simulation(config, progress=lambda step: status.update(f"simulating: {step}"))
     for path in result.files.values():
-        console.print(f"  wrote {path}")
+        console.print(f"  wrote {shown(path)}")
     console.print(
         f"period {config.period} from {config.start:%Y-%m-%d}, "
         f"shifts: {', '.join(config.shifts) or 'none'}"
@@ -145,7 +153,7 @@ def validate(
 
     profile = validate_data_dir(data_dir)
     console.print(render_profile(profile))
-    console.print(f"[green]ok[/green]: {data_dir} meets the data contract")
+    console.print(f"[green]ok[/green]: {shown(data_dir)} meets the data contract")
 
 
 @app.command()
@@ -174,7 +182,7 @@ def aggregate(
         f"{result.events_read:,} events → {len(result.outcomes):,} outcome rows in {result.partitions} partition(s); "
         f"{result.orphan_events:,} events without an enter dropped"
     )
-    console.print(f"  wrote {out}")
+    console.print(f"  wrote {shown(out)}")
 
 
 @app.command()
@@ -217,7 +225,7 @@ def features(
             f"(derived impact rate {a['derived_rate']:.1%}, true {a['true_rate']:.1%})"
         )
     for path in (result.out, result.spec_path, result.catalogue_path):
-        console.print(f"  wrote {path}")
+        console.print(f"  wrote {shown(path)}")
 
 
 def _steps(description: str):
@@ -261,7 +269,7 @@ def train(
     )
     console.print(
         f"registered {result.ranker.info.get('registered_model', 'journeyrank')} v{result.version}: "
-        f"{result.decision.sentence()}"
+        f"{shown(result.decision.sentence())}"
     )
     console.print(
         f"MLflow run {result.run_id} — `mlflow ui --backend-store-uri {settings.tracking_uri}`"
@@ -283,7 +291,8 @@ def evaluate(
     version = f" (v{result.version})" if result.version else ""
     console.print(
         comparison(
-            result.evaluation, f"{model}{version} on {data}: {result.alerts:,} labelled alerts"
+            result.evaluation,
+            f"{shown(model)}{version} on {shown(data)}: {result.alerts:,} labelled alerts",
         )
     )
     stage = result.evaluation.slices["stage"]
@@ -316,7 +325,7 @@ def score(
         f"{len(result.ranked):,} alerts ranked: "
         + ", ".join(f"{t} {n:,}" for t, n in tiers.items())
     )
-    console.print(f"  wrote {out}")
+    console.print(f"  wrote {shown(out)}")
 
 
 @app.command()
@@ -330,7 +339,7 @@ def promote(
 
     result = run_promote(version, reason, load_settings())
     was = f" (was v{result.previous})" if result.previous else ""
-    console.print(f"@champion → v{result.version}{was}: {result.reason}")
+    console.print(f"@champion → v{result.version}{was}: {shown(result.reason)}")
 
 
 @app.command()
@@ -347,20 +356,18 @@ def serve(
 ) -> None:
     """Import the model from the MLflow registry into BentoML and serve it (Ctrl-C stops)."""
     from features.settings import load_settings
-    from pipeline.serve import import_model, start_service
+    from pipeline.serve import import_model, serve_until_stopped, start_service
 
     settings = load_settings()
     imported = import_model(settings, model)
-    console.print(f"imported {imported.uri} (v{imported.version}) as BentoML model {imported.tag}")
+    console.print(
+        f"imported {shown(imported.uri)} (v{imported.version}) as BentoML model {shown(imported.tag)}"
+    )
     console.print(
         f"serving on http://{host}:{port} — POST /rank, /journey-metrics, /changes, /feedback; docs at /docs"
     )
     process = start_service(settings, port, host, warm_from, workers)
-    try:
-        raise typer.Exit(process.wait())
-    except KeyboardInterrupt:
-        process.terminate()
-        raise typer.Exit(process.wait()) from None
+    raise typer.Exit(serve_until_stopped(process))  # SIGTERM, SIGINT, SIGHUP: forwarded, waited for
 
 
 @app.command("export-log")
@@ -379,7 +386,7 @@ def export_log(
     frame = InferenceLog.in_home(load_settings().home).export(parse_since(since))
     out.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(out, lambda tmp: frame.to_parquet(tmp, index=False))
-    console.print(f"{len(frame):,} logged alerts → {out}")
+    console.print(f"{len(frame):,} logged alerts → {shown(out)}")
 
 
 @app.command()
@@ -417,8 +424,40 @@ def outcomes(
     title = f"replay of paging policies (references at a {budget:.0%} page budget)"
     console.print(frame_table(replay_digest(result.replay), title, "policy"))
     for path in result.files:
-        console.print(f"  wrote {path}")
+        console.print(f"  wrote {shown(path)}")
     console.print(f"MLflow run {result.run_id} (experiment outcomes)")
+
+
+@app.command("shadow-report")
+def shadow_report_command(
+    since: Annotated[
+        str, typer.Option(help="Report alerts fired from this time on (ISO 8601 with a time zone).")
+    ],
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Data directory whose outcomes (and feedback) label the period."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Directory for shadow_report.json and shadow_demoted_harmful.csv."),
+    ] = None,
+) -> None:
+    """What the model would have changed while it ran in shadow: pages saved, impact kept and missed."""
+    from features.settings import load_settings
+    from pipeline.render import frame_table
+    from pipeline.shadow_report import run_shadow_report
+
+    with _steps("shadow report"):
+        report, demoted, files = run_shadow_report(load_settings(), since, data, out)
+    for line in report.lines():
+        console.print(shown(line), highlight=False)
+    if len(demoted):
+        worst = demoted.head(10).set_index("alert_id")
+        console.print(
+            frame_table(worst, "demoted below a page, and hurt users (worst first)", "alert_id")
+        )
+    for path in files:
+        console.print(f"  wrote {shown(path)}")
 
 
 @app.command("export-feedback")
@@ -430,7 +469,7 @@ def export_feedback_command(
     from pipeline.feedback_export import export_feedback
 
     rows = export_feedback(load_settings(), out)
-    console.print(f"{rows:,} verdicts (the latest per alert) → {out}")
+    console.print(f"{rows:,} verdicts (the latest per alert) → {shown(out)}")
 
 
 class FailOn(StrEnum):
@@ -466,23 +505,23 @@ def audit(
         result = run_audit(model, data, out, load_settings(), since)
     found = result.audit
     console.print(
-        f"{found.alerts:,} alerts from {found.source} "
+        f"{found.alerts:,} alerts from {shown(found.source)} "
         f"({found.period[0]:%Y-%m-%d %H:%M} → {found.period[1]:%Y-%m-%d %H:%M} UTC), "
-        f"model {found.model_uri} v{found.version}"
+        f"model {shown(found.model_uri)} v{found.version}"
     )
     moved = found.features[found.features["level"] != "stable"]
     if len(moved):
         columns = ["feature", "importance_rank", "psi", "test", "p_value", "level"]
-        shown = moved[columns].head(10).set_index("feature")
+        table = moved[columns].head(10).set_index("feature")
         console.print(
-            frame_table(shown, "features that moved (PSI on the training bins)", "feature")
+            frame_table(table, "features that moved (PSI on the training bins)", "feature")
         )
     colour = {"ok": "green", "investigate": "yellow", "retrain": "red"}[found.verdict.level]
     console.print(f"verdict: [bold {colour}]{found.verdict.level}[/bold {colour}]")
     for reason in found.verdict.reasons:
-        console.print(f"  - {reason}", highlight=False)
+        console.print(f"  - {shown(reason)}", highlight=False)
     for path in (result.html, result.json):
-        console.print(f"  wrote {path}")
+        console.print(f"  wrote {shown(path)}")
     console.print(f"MLflow run {result.run_id} (experiment audits)")
     if fail_on is not None and result.reaches(fail_on.value):
         raise typer.Exit(AUDIT_FAILED)
@@ -560,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         # outside standalone mode click hands back a command's typer.Exit code as the result
         code = app(args=argv, standalone_mode=False)
     except ContractError as err:
-        errors.print(f"[red]error[/red]: {err}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]error[/red]: {shown(err)}", highlight=False, soft_wrap=True)
         return EXIT_BAD_INPUT
     except typer.Exit as done:
         return done.exit_code
@@ -575,7 +614,9 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("JOURNEYRANK_DEBUG"):
             traceback.print_exc()
         errors.print(
-            f"[red]failed[/red]: {type(err).__name__}: {err}", highlight=False, soft_wrap=True
+            f"[red]failed[/red]: {type(err).__name__}: {shown(err)}",
+            highlight=False,
+            soft_wrap=True,
         )
         errors.print("(set JOURNEYRANK_DEBUG=1 for the traceback)", style="dim")
         return EXIT_FAILURE

@@ -14,6 +14,7 @@ from features.labels import derive_impact_labels, label_history
 from features.loading import DataDir, load_alerts, load_data_dir
 from features.settings import Settings
 from features.stages import StageIndex
+from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranking import Ranker, ranker_rows
 from models.registry import load_ranker_from, resolve, use_tracking
 from pipeline.features import write_table
@@ -26,10 +27,16 @@ class ScoreResult:
 
 
 def score_alerts(
-    ranker: Ranker, data: DataDir, alerts: pd.DataFrame, model_version: str = ""
+    ranker: Ranker,
+    data: DataDir,
+    alerts: pd.DataFrame,
+    model_version: str = "",
+    policy: Policy = NO_POLICY,
 ) -> pd.DataFrame:
-    """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each fired_at."""
-    return ranker.rank(scoring_rows(ranker, data, alerts), model_version=model_version)
+    """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each
+    fired_at; the policy's floors apply as they do on /rank."""
+    ranked = ranker.rank(scoring_rows(ranker, data, alerts), model_version=model_version)
+    return apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
 
 
 def scoring_rows(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
@@ -71,6 +78,7 @@ def score(
     _, version = resolve(client, model_uri)
     ranker = load_ranker_from(model_uri)
     data, alerts = load_data_dir(data_dir), load_alerts(alerts_path)
+    policy = load_policy(settings.policy)
     if engine == "spark":
         from pipeline.spark.score import rank_on_spark
         from pipeline.spark.session import spark_session
@@ -78,8 +86,9 @@ def score(
         with spark_session() as spark:
             rows = scoring_rows(ranker, data, alerts)
             ranked = rank_on_spark(spark, model_uri, rows, version or "")
+        ranked = apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
     elif engine == "pandas":
-        ranked = score_alerts(ranker, data, alerts, version or "")
+        ranked = score_alerts(ranker, data, alerts, version or "", policy)
     else:
         raise ValueError(f"engine must be pandas or spark, got {engine!r}")
     write_table(ranked, out)

@@ -123,6 +123,65 @@ def stop_service(process: subprocess.Popen, grace: float = 20.0) -> None:
         process.wait()
 
 
+FORWARDED_SIGNALS = ("SIGTERM", "SIGINT", "SIGHUP")  # what supervisors, Ctrl-C and hang-ups send
+SHUTDOWN_GRACE_S = 30.0
+
+
+def serve_until_stopped(process: subprocess.Popen, grace: float = SHUTDOWN_GRACE_S) -> int:
+    """Wait for the service; a stop signal to this process goes to the service's whole tree.
+
+    `bentoml serve` runs in a session of its own, and its workers may sit in process groups of
+    their own: SIGTERM, SIGINT or SIGHUP sent here (by systemd, a supervisor, `kill`, Ctrl-C, a
+    closed terminal) stops its group (as a SIGTERM), and this waits for the tree to stop; whatever of
+    it is still there after `grace` seconds is killed. Nothing survives, and the port is free.
+    Returns the service's exit code, or 128 + the number of the signal that stopped it.
+    """
+    import signal
+
+    received: list[int] = []
+
+    def forward(signum: int, frame) -> None:
+        if not received:
+            received.append(signum)
+            # as SIGTERM: BentoML's arbiter would read a SIGHUP as "reload" and start new workers
+            stop_tree(process, signal.SIGTERM, grace)
+
+    previous = {name: signal.signal(getattr(signal, name), forward) for name in FORWARDED_SIGNALS}
+    try:
+        code = process.wait()
+    finally:
+        for name, handler in previous.items():
+            signal.signal(getattr(signal, name), handler)
+    return 128 + received[0] if received else code
+
+
+def stop_tree(process: subprocess.Popen, signum: int, grace: float = SHUTDOWN_GRACE_S) -> None:
+    """Send `signum` to the service's group, wait up to `grace` s for all of its tree, kill the rest.
+
+    The tree is taken before the signal: once the server exits, its workers are no longer its
+    children, and would be found no more.
+    """
+    import contextlib
+    import signal
+
+    import psutil  # BentoML's own dependency: there whenever the service is
+
+    try:
+        root = psutil.Process(process.pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signum)
+    _, alive = psutil.wait_procs(tree, timeout=grace)
+    with contextlib.suppress(psutil.NoSuchProcess):  # anything it started meanwhile goes too
+        alive += [p for p in root.children(recursive=True) if p not in alive]
+    for survivor in alive:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            survivor.send_signal(signal.SIGKILL)
+    psutil.wait_procs(alive, timeout=10)
+
+
 def free_port() -> int:
     import socket
 

@@ -65,8 +65,9 @@ class RankedAlert(BaseModel):
     """The answer for one alert; the list comes highest priority first."""
 
     alert_id: str
-    impact_probability: float = Field(
-        description="Calibrated probability that users are hurt at a journey stage."
+    impact_probability: float | None = Field(
+        description="Calibrated probability that users are hurt at a journey stage; null in a "
+        "fallback answer (the model could not answer)."
     )
     priority: float = Field(
         description="The ordering score: probability × users at risk × stage impact."
@@ -91,7 +92,10 @@ class RankedAlert(BaseModel):
     )
     model_version: str
     journey_map_version: str
-    flags: list[str] = Field(description="unmapped_service, no_live_journey_data, new_rule, …")
+    flags: list[str] = Field(
+        description="unmapped_service, no_live_journey_data, new_rule, policy_floor, fallback, "
+        "shadow, …"
+    )
 
 
 class ModelInfo(BaseModel):

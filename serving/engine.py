@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 from pydantic import TypeAdapter
 
+from features.clock import Clock
+from features.journey_map import JourneyMap, load_journey_map
 from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
 from features.timeaxis import MINUTE_NS, to_ns
+from models.fallback import FALLBACK, SHADOW, rule_answers
 from models.inference_log import InferenceLog
+from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranker_files import load_ranker
 from models.ranking import Ranker, ranker_rows
 from serving import telemetry
@@ -42,20 +46,65 @@ MAX_ALERTS_PER_REQUEST = 1000
 MAX_ALERTS_PER_PASS = 1000  # waiting requests ranked in one pass: at most this many alerts
 M_ARENA_MAX, MALLOC_ARENAS = -8, 2  # glibc's mallopt parameter, and the arenas a worker keeps
 PRUNE_EVERY_NS = 5 * 60 * 10**9
+REOPEN_STATE_EVERY_S = 10.0  # a state store that could not be opened is tried again so often
+# What fail-open answers for (the rule's answer, flagged `fallback`); anything else is a real error
+MODEL, STATE_STORE, FEATURES = "model", "state_store", "features"
 
 
 class TooManyAlerts(ValueError):
     pass
 
 
+class FromTheFuture(ValueError):
+    """A row dated further ahead of the server clock than the tolerance (features/clock.py): a 422."""
+
+
+# The times of each route's rows that the clock rule checks
+TIME_FIELDS = {
+    "alerts": ("fired_at", "resolved_at"),
+    "outcomes": ("window_start",),
+    "changes": ("ts",),
+    "feedback": ("ts",),
+}
+ROW_IDS = {"alerts": "alert_id", "changes": "change_id", "feedback": "alert_id"}
+
+
+class StateUnavailable(RuntimeError):
+    """The state store cannot take rows now (a 503 for the feeds; /rank answers fail-open)."""
+
+
+@dataclass
+class Degraded:
+    """Why the service answers without the model or its state, by cause; empty when healthy.
+
+    A cause found at start (the model) stays; one found by a request clears on the next request
+    that the model and the state answer."""
+
+    causes: dict[str, str] = field(default_factory=dict)
+
+    def note(self, cause: str, err: BaseException) -> None:
+        self.causes[cause] = f"{type(err).__name__}: {err}"[:300]
+
+    def clear(self, *causes: str) -> None:
+        for cause in causes:
+            self.causes.pop(cause, None)
+
+
 @dataclass
 class RankingEngine:
-    ranker: Ranker
+    ranker: Ranker | None  # None: the model could not load (every answer is the rule's)
     model: ModelInfo
-    store: StateStore  # SQLite in home, or Redis shared by replicas (JOURNEYRANK_STATE_URL)
+    store: StateStore | None  # SQLite in home, or Redis shared by replicas (JOURNEYRANK_STATE_URL)
     log: InferenceLog
-    live: LiveState
+    live: LiveState | None
     max_alerts: int = MAX_ALERTS_PER_REQUEST
+    clock: Clock = field(default_factory=Clock.from_settings)
+    policy: Policy = NO_POLICY
+    shadow: bool = False  # answer (and forward) the original routing; log the model's answer
+    journey_map: JourneyMap | None = None  # the model's map, for the rule when the model is out
+    degraded: Degraded = field(default_factory=Degraded)
+    settings: Settings | None = None
+    _reopen_at: float = 0.0
     _pruned_at: int = 0
     # A worker serves requests on several threads. The store's connection and the live mirror
     # are one caller's at a time (_state), and so is the log's connection (_logging); ranking
@@ -75,14 +124,26 @@ class RankingEngine:
         warm_from: Path | None = None,
         warm_until: pd.Timestamp | None = None,
     ) -> RankingEngine:
-        ranker = load_ranker(ranker_dir)
-        store = open_state_store(settings)
-        if warm_from is not None and store.is_empty():
-            warm_start(store, ranker, warm_from, warm_until)
+        policy = load_policy(settings.policy)  # a bad policy file stops the start, with its message
+        degraded = Degraded()
+        try:
+            ranker = load_ranker(ranker_dir)
+        except Exception as err:  # fail-open: the rule answers until a model that loads is served
+            ranker = None
+            degraded.note(MODEL, err)
         engine = cls(
-            ranker, model, store, InferenceLog.in_home(settings.home), LiveState(store, ranker)
+            ranker,
+            model,
+            None,
+            InferenceLog.in_home(settings.home),
+            None,
+            policy=policy,
+            shadow=settings.shadow or policy.shadow,
+            journey_map=ranker.journey_map if ranker else _map_beside(ranker_dir),
+            degraded=degraded,
+            settings=settings,
         )
-        engine.live.sync()
+        engine._open_state(warm_from, warm_until)
         # The warm state is long-lived: keep the collector from walking it again and again (each
         # full collection would pause a request for as long as it takes to visit it all).
         gc.collect()
@@ -92,7 +153,28 @@ class RankingEngine:
 
     @property
     def ready(self) -> bool:
-        return self.ranker is not None and self.store is not None
+        """Ready to answer: always, fail-open (degraded_causes says when the answers are the rule's)."""
+        return True
+
+    def degraded_causes(self) -> dict[str, str]:
+        return dict(self.degraded.causes)
+
+    def _open_state(self, warm_from: Path | None = None, warm_until=None) -> None:
+        """Open the state store and its live mirror; on failure note it (tried again later)."""
+        self._reopen_at = time.monotonic() + REOPEN_STATE_EVERY_S
+        if self.ranker is None or self.settings is None:
+            return
+        try:
+            store = open_state_store(self.settings)
+            if warm_from is not None and store.is_empty():
+                warm_start(store, self.ranker, warm_from, warm_until)
+            live = LiveState(store, self.ranker)
+            live.sync()
+        except Exception as err:
+            self.degraded.note(STATE_STORE, err)
+            return
+        self.store, self.live = store, live
+        self.degraded.clear(STATE_STORE)
 
     @contextmanager
     def reading(self):
@@ -114,10 +196,18 @@ class RankingEngine:
             raise TooManyAlerts(
                 f"{len(alerts)} alerts in one request; at most {self.max_alerts} (split the batch)"
             )
+        refuse_future(alerts, "alerts", self.clock)
         started = time.perf_counter()
         frame = alerts_frame(alerts)
         if frame.empty:
             return RankResponse(ranked=[], model=self.model)
+        if self.live is None and self.ranker is not None and time.monotonic() >= self._reopen_at:
+            with self._state:
+                if self.live is None:
+                    self._open_state()
+        if self.ranker is None or self.live is None:
+            cause = MODEL if self.ranker is None else STATE_STORE
+            return self._fail_open(frame, cause, started)
         request = _Request(frame)
         with self._queue:
             self._waiting.append(request)
@@ -125,9 +215,31 @@ class RankingEngine:
             self._rank_waiting(request)
         request.done.wait()
         if request.error is not None:
-            raise request.error
-        telemetry.record_ranked(request.answers, time.perf_counter() - started, request.lag)
-        return RankResponse(ranked=_answers(request.answers), model=self.model)
+            if request.cause is None:
+                raise request.error
+            self.degraded.note(request.cause, request.error)
+            return self._fail_open(frame, request.cause, started)
+        self.degraded.clear(STATE_STORE, FEATURES)
+        answers = request.answers
+        if self.shadow:  # the model's answer is logged; the caller gets the original routing
+            answers = rule_answers(frame, self.journey_map, SHADOW, self.model.version)
+        telemetry.record_ranked(answers, time.perf_counter() - started, request.lag)
+        return RankResponse(ranked=_answers(answers), model=self.model)
+
+    def _fail_open(self, frame: pd.DataFrame, cause: str, started: float) -> RankResponse:
+        """The criticality rule's answer (floors applied), logged like any other, flagged fallback."""
+        answers = rule_answers(frame, self.journey_map, FALLBACK, self.model.version, cause)
+        if not self.shadow:
+            answers = self._floored(answers, frame)
+        with self._logging:
+            self.log.write(answers, frame[["alert_id"]], frame)
+        telemetry.record_fallback(cause, len(answers))
+        telemetry.record_ranked(answers, time.perf_counter() - started, None)
+        return RankResponse(ranked=_answers(answers), model=self.model)
+
+    def _floored(self, answers: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+        escalation = self.journey_map.escalation_for if self.journey_map else (lambda tier: None)
+        return apply_floors(answers, frame, self.policy, escalation)
 
     def _rank_waiting(self, mine: _Request) -> None:
         """Rank the longest run of waiting requests that can share one pass with the oldest.
@@ -143,18 +255,31 @@ class RankingEngine:
                 group = self._take_group()
                 if not group:
                     return
+                frame = _together([r.frame for r in group])
                 try:
-                    frame = _together([r.frame for r in group])
                     self.store.put("alerts", frame)
                     self.live.sync()
+                except Exception as err:
+                    _fail(group, err, STATE_STORE)
+                    return
+                try:
                     features = self.live.features_for(frame)
+                except Exception as err:
+                    _fail(group, err, FEATURES)
+                    return
+                try:
                     self._housekeeping()
                     lag = self.state_lag_seconds()
-                except BaseException as err:
-                    _fail(group, err)
+                except Exception as err:
+                    _fail(group, err, STATE_STORE)
                     return
             try:
                 answers = self.ranker.rank(ranker_rows(frame, features), self.model.version)
+            except Exception as err:
+                _fail(group, err, MODEL)
+                return
+            try:
+                answers = self._floored(answers, frame)
                 parts = _by_request(answers, group)
                 self._logging.acquire()  # taken before the next pass may start: logs keep order
             except BaseException as err:
@@ -229,6 +354,17 @@ class RankingEngine:
         return group
 
     def ingest(self, name: str, rows: list[OutcomeRow] | list[ChangeIn] | list[FeedbackIn]) -> int:
+        refuse_future(rows, name, self.clock)
+        if self.live is None:
+            raise StateUnavailable(
+                "the state store is unavailable"
+                + (
+                    f" ({self.degraded.causes[STATE_STORE]})"
+                    if STATE_STORE in self.degraded.causes
+                    else ""
+                )
+                + "; rows are not stored, send them again later"
+            )
         frame = pd.DataFrame([r.model_dump() for r in rows])
         if frame.empty:
             return 0
@@ -256,7 +392,7 @@ class RankingEngine:
 
     def close(self, closed: list[tuple[str, datetime]]) -> int:
         """Record resolved or acknowledged alerts (adapters' closures); returns how many were held."""
-        if not closed:
+        if not closed or self.live is None:
             return 0
         ids = [alert_id for alert_id, _ in closed]
         when = pd.Series(pd.to_datetime([t for _, t in closed], utc=True)).astype(TIMESTAMP_DTYPE)
@@ -293,6 +429,7 @@ class _Request:
     answers: pd.DataFrame | None = None
     lag: float | None = None
     error: BaseException | None = None
+    cause: str | None = None  # set when the error is one fail-open answers for
     done: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -337,13 +474,37 @@ def _ordered_run(requests: list[_Request]) -> list[_Request]:
     return run
 
 
-def _fail(group: list[_Request], err: BaseException) -> None:
+def _fail(group: list[_Request], err: BaseException, cause: str | None = None) -> None:
     for request in group:
-        request.error = err
+        request.error, request.cause = err, cause
         request.done.set()
 
 
+def _map_beside(ranker_dir: Path) -> JourneyMap | None:
+    """The journey map the model was trained with, read on its own when the model will not load."""
+    try:
+        return load_journey_map(ranker_dir / "journey_map.yaml")
+    except Exception:  # without it the rule still ranks, by severity alone
+        return None
+
+
 # ---------------------------------------------------------------------- requests and answers
+
+
+def refuse_future(rows: list, name: str, clock: Clock) -> None:
+    """Raise FromTheFuture naming the first row dated beyond the clock's tolerance (none is stored)."""
+    limit = clock.latest_allowed_ns()
+    for i, row in enumerate(rows):
+        for column in TIME_FIELDS[name]:
+            when = getattr(row, column, None)
+            if when is not None and (when - _EPOCH) // _MICROSECOND * 1000 > limit:
+                field_name = ROW_IDS.get(name)
+                which = f" ({field_name} {getattr(row, field_name)!r})" if field_name else ""
+                body = "alerts" if name == "alerts" else "rows"
+                raise FromTheFuture(
+                    f"{body}[{i}].{column}{which}: {when.isoformat()} is dated in the future; "
+                    f"expected {clock.expected()}"
+                )
 
 
 def alerts_frame(alerts: list[AlertIn]) -> pd.DataFrame:

@@ -5,19 +5,26 @@ from __future__ import annotations
 import hmac
 import json
 import os
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 TOKEN_ENV = "JOURNEYRANK_API_TOKEN"
 OPEN_PATHS = ("/healthz", "/readyz", "/livez", "/metrics", "/docs", "/docs.json", "/ui")
 DASHBOARD_PATH = "/ui"
+READY_PATH = "/readyz"
 
 
 class Guard:
-    """With JOURNEYRANK_API_TOKEN set, a POST without `Authorization: Bearer <token>` gets 401."""
+    """With JOURNEYRANK_API_TOKEN set, a POST without `Authorization: Bearer <token>` gets 401.
 
-    def __init__(self, app: ASGIApp) -> None:
+    And /readyz says when the service is degraded: still 200 (fail-open: it answers every /rank,
+    with the criticality rule), with a JSON body naming each cause.
+    """
+
+    def __init__(self, app: ASGIApp, degraded: Callable[[], dict[str, str]] | None = None) -> None:
         self.app = app
+        self.degraded = degraded
 
     @property
     def token(self) -> str | None:
@@ -28,6 +35,11 @@ class Guard:
             # the dashboard signs its users in with a cookie of its own (serving/dashboard/auth.py)
             await self.app(scope, receive, send)
             return
+        if scope["path"] == READY_PATH and self.degraded is not None:
+            causes = self.degraded()
+            if causes:
+                await _json(send, 200, {"status": "degraded", "causes": causes})
+                return
         token = self.token
         if scope["method"] == "POST" and token and not self._authorized(scope, token):
             await _json(

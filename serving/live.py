@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 
 from features.online import OnlineFeatureState
@@ -55,13 +57,14 @@ class LiveState:
         return self.mirror.features_for(alerts)
 
     def event_time_ns(self) -> int | None:
-        """Now, in the data's own time: the latest alert or outcome window seen."""
+        """Now, in the data's own time: the latest alert or outcome window seen, never past the
+        wall clock (a row dated within the tolerance ahead of it must not move "now" either)."""
         times = [
             t
             for t in (self.store.latest("alerts", "fired_at"), self.mirror.data_end_ns)
             if t is not None
         ]
-        return max(times) if times else None
+        return min(max(times), time.time_ns()) if times else None
 
     def _persist_new_labels(self) -> None:
         """Labels this worker derived are stored, so a restart does not need the outcomes again."""

@@ -99,6 +99,7 @@ class JourneyRank:
             self.forwarder.stop()
 
     def __is_ready__(self) -> bool:
+        # fail-open: a service whose model or state is out still answers (/readyz says degraded)
         return getattr(self, "engine", None) is not None and self.engine.ready
 
     @bentoml.api(route="/rank")
@@ -143,7 +144,7 @@ class JourneyRank:
 
     def _rank(self, alerts: list[AlertIn], via: str) -> RankResponse:
         """Rank and log (the engine), then queue the forwarded tiers, all before the answer leaves."""
-        from serving.engine import TooManyAlerts
+        from serving.engine import FromTheFuture, TooManyAlerts
 
         try:
             response = self.engine.rank(alerts)
@@ -151,6 +152,8 @@ class JourneyRank:
             raise BentoMLException(
                 str(err), error_code=HTTPStatus.REQUEST_ENTITY_TOO_LARGE
             ) from err
+        except FromTheFuture as err:
+            raise BentoMLException(str(err), error_code=HTTPStatus.UNPROCESSABLE_ENTITY) from err
         if self.forwarder is not None:
             self.forwarder.enqueue(alerts, response, via)
         return response
@@ -158,20 +161,35 @@ class JourneyRank:
     @bentoml.api(route="/journey-metrics")
     def journey_metrics(self, rows: list[OutcomeRow]) -> Stored:
         """The live journey feed: rows of journey_outcomes."""
-        return Stored(stored=self.engine.ingest("outcomes", rows))
+        return self._ingest("outcomes", rows)
 
     @bentoml.api(route="/changes")
     def changes(self, rows: list[ChangeIn]) -> Stored:
         """Deploys, config pushes, flags, experiments."""
-        return Stored(stored=self.engine.ingest("changes", rows))
+        return self._ingest("changes", rows)
 
     @bentoml.api(route="/feedback")
     def feedback(self, rows: list[FeedbackIn]) -> Stored:
         """Human verdicts on past alerts; they override derived labels."""
-        return Stored(stored=self.engine.ingest("feedback", rows))
+        return self._ingest("feedback", rows)
+
+    def _ingest(self, name: str, rows: list) -> Stored:
+        from serving.engine import FromTheFuture, StateUnavailable
+
+        try:
+            return Stored(stored=self.engine.ingest(name, rows))
+        except FromTheFuture as err:  # the whole request is refused: nothing of it is stored
+            raise BentoMLException(str(err), error_code=HTTPStatus.UNPROCESSABLE_ENTITY) from err
+        except StateUnavailable as err:  # the sender retries; /rank meanwhile answers fail-open
+            raise BentoMLException(str(err), error_code=HTTPStatus.SERVICE_UNAVAILABLE) from err
 
 
-JourneyRank.add_asgi_middleware(Guard)
+def _degraded_causes() -> dict[str, str]:
+    engine = getattr(bentoml.get_current_service(), "engine", None)
+    return engine.degraded_causes() if engine is not None else {}
+
+
+JourneyRank.add_asgi_middleware(Guard, degraded=_degraded_causes)
 # The dashboard reads the engine of the service instance this worker built (set by BentoML
 # before the worker takes requests).
 JourneyRank.mount_asgi_app(

@@ -27,6 +27,11 @@ def _metrics():
             "Wall clock minus the end of the latest outcome window",
             multiprocess_mode="mostrecent",
         ),
+        "fallback": Counter(
+            "journeyrank_fallback_answers",
+            "Alerts answered by the criticality rule (fail-open), by cause",
+            ["cause"],
+        ),
         "latency": Histogram(
             "journeyrank_rank_seconds",
             "Time to rank one request (features, model, log)",
@@ -49,3 +54,8 @@ def record_ranked(answers: pd.DataFrame, seconds: float, lag: float | None) -> N
 def record_state_lag(lag: float | None) -> None:
     if lag is not None:
         _metrics()["lag"].set(lag)
+
+
+def record_fallback(cause: str, alerts: int) -> None:
+    """Fail-open answers: the model, the state store or the features could not answer."""
+    _metrics()["fallback"].labels(cause=cause).inc(alerts)

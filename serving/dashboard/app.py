@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from features.settings import load_settings
 from serving.dashboard import auth
 
 HERE = Path(__file__).parent
@@ -102,14 +103,21 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
         if not auth.token_matches(str(form.get("token", "")), token):
             return _login_form(request, "That token is not right.", status_code=401)
         response = RedirectResponse(f"{_base(request)}/", status_code=303)
+        value, max_age = auth.new_session(token, load_settings().dashboard_session_hours)
         response.set_cookie(
             auth.COOKIE,
-            auth.session_value(token),
+            value,
+            max_age=max_age,
             httponly=True,
             samesite="strict",
             secure=request.url.scheme == "https",
             path=f"{_base(request)}/",
         )
+        return response
+
+    def logout(request: Request) -> Response:
+        response = RedirectResponse(f"{_base(request)}/login", status_code=303)
+        response.delete_cookie(auth.COOKIE, path=f"{_base(request)}/")
         return response
 
     return Starlette(
@@ -119,6 +127,7 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
             Route("/alerts/{alert_id:path}", alert_page),
             Route("/api/queue", queue_api),
             Route("/login", login, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
         middleware=[Middleware(SignInRequired)],
@@ -157,6 +166,7 @@ def _page(request: Request, engine, template: str, status_code: int = 200, **val
         page=template.removesuffix(".html"),
         model=engine.model,
         now=f"{now:%Y-%m-%d %H:%M} UTC",
+        sign_out=auth.configured_token() is not None,
         **values,
     )
     return HTMLResponse(body, status_code=status_code, headers=NO_STORE)

@@ -460,3 +460,55 @@ def test_session_event_csv_batches(frames: dict[str, pd.DataFrame], write: Write
 def test_labels_round_trip_as_json_text(data_dir: Path) -> None:
     alerts = load_data_dir(data_dir).alerts
     assert json.loads(alerts.loc[0, "labels"]) == {"team": "web"}
+
+
+def test_every_97th_window_30_s_late_is_off_the_grid(sample_dir: Path, tmp_path: Path) -> None:
+    """Shifted rows must not pose as a 30 s grid (gaps are read within each series)."""
+    outcomes = pd.read_parquet(sample_dir / "journey_outcomes.parquet")
+    late = outcomes.index % 97 == 96
+    outcomes.loc[late, "window_start"] += pd.Timedelta(seconds=30)
+    path = tmp_path / "journey_outcomes.parquet"
+    outcomes.to_parquet(path, index=False)
+    first = outcomes.loc[late, "window_start"].iloc[0]
+    assert _message(load_journey_outcomes, path) == (
+        "journey_outcomes.parquet: column 'window_start', row 97: expected windows of one width "
+        f"(5 min, on the grid from {outcomes['window_start'].min()}); got {first}"
+    )
+
+
+# ---------------------------------------------------------------- rows from the future
+
+
+def test_a_row_dated_beyond_the_tolerance_ahead_of_the_clock_is_refused(
+    frames: dict[str, pd.DataFrame], write: Write
+) -> None:
+    alerts = frames["alerts"]
+    alerts.loc[3, ["fired_at", "resolved_at"]] = pd.Timestamp("2100-01-01", tz="UTC")
+    message = _message(load_alerts, write(alerts, "alerts.parquet"))
+    assert message.startswith(
+        "alerts.parquet: column 'fired_at', row 4: expected a time at most 10 min ahead of the clock ("
+    )
+    assert message.endswith("; got 2100-01-01 00:00:00+00:00")
+
+
+@pytest.mark.parametrize("name", ["journey_outcomes", "changes", "feedback"])
+def test_every_table_refuses_the_future(
+    frames: dict[str, pd.DataFrame], write: Write, name: str
+) -> None:
+    frame = frames[name]
+    column = TABLES[name].time_column
+    frame.loc[1, column] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(hours=1)
+    with pytest.raises(ContractError) as caught:
+        validate_table(frame, TABLES[name], f"{name}.csv")
+    assert (caught.value.where, caught.value.row) == (f"column '{column}'", 2)
+
+
+def test_skew_within_the_tolerance_passes_and_the_tolerance_is_a_setting(
+    frames: dict[str, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    changes = frames["changes"]
+    changes.loc[0, "ts"] = pd.Timestamp.now(tz="UTC") + pd.Timedelta(minutes=5)
+    assert len(validate_table(changes, TABLES["changes"], "changes.csv")) == len(changes)
+    monkeypatch.setenv("JOURNEYRANK_FUTURE_TOLERANCE_MIN", "1")
+    with pytest.raises(ContractError, match="at most 1 min ahead of the clock"):
+        validate_table(changes, TABLES["changes"], "changes.csv")

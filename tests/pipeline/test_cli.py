@@ -55,3 +55,21 @@ def test_openmp_threads_wait_passively_unless_told_otherwise(monkeypatch):
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert main(["--help"]) == 0
     assert os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+def test_the_spark_install_hint_keeps_its_brackets(tmp_path, monkeypatch, capsys):
+    """Without the extra, `--engine spark` says the whole command (rich once ate `[spark]`)."""
+    import sys
+
+    for name in ("pyspark", "pyspark.sql"):
+        monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    events = tmp_path / "session_events.csv"
+    events.write_text("ts,session_id,journey,stage,segment,event\n")
+    out = tmp_path / "out.parquet"
+    assert main(["aggregate", "--events", str(events), "--out", str(out), "--engine", "spark"]) == 1
+    assert "pip install 'journeyrank[spark]'" in " ".join(capsys.readouterr().err.split())
+
+
+def test_user_text_with_brackets_is_printed_as_typed(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "runs[bold]")]) == 2
+    assert "runs[bold]" in capsys.readouterr().err

@@ -106,12 +106,45 @@ def test_with_a_token_the_ui_asks_for_it_once_and_keeps_a_cookie(service_env, mo
         cookie = right.headers["set-cookie"]
         assert "httponly" in cookie.lower() and "path=/ui/" in cookie.lower()
         assert TOKEN not in cookie and TOKEN not in right.headers["location"]
-        assert client.cookies.get(auth.COOKIE) == auth.session_value(TOKEN)
+        assert "max-age=43200" in cookie.lower()  # 12 h by default
+        assert auth.signed_in(client.cookies.get(auth.COOKIE), TOKEN)
 
         assert client.get("/ui/", follow_redirects=False).status_code == 200
         assert client.get("/ui/api/queue").status_code == 200
         # the cookie opens the dashboard, not the API
         assert client.post("/rank", json={"alerts": []}).status_code == 401
+
+
+def test_sign_out_ends_the_session(service_env, monkeypatch):
+    monkeypatch.setenv("JOURNEYRANK_API_TOKEN", TOKEN)
+    with make_client() as client:
+        client.post("/ui/login", data={"token": TOKEN}, follow_redirects=False)
+        page = client.get("/ui/")
+        assert page.status_code == 200 and 'href="/ui/logout"' in page.text
+        out = client.get("/ui/logout", follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"] == "/ui/login"
+        assert auth.COOKIE not in client.cookies
+        assert client.get("/ui/", follow_redirects=False).status_code == 303
+
+
+def test_a_sign_in_expires_after_the_configured_hours(service_env, monkeypatch):
+    monkeypatch.setenv("JOURNEYRANK_API_TOKEN", TOKEN)
+    monkeypatch.setenv("JOURNEYRANK_DASHBOARD_SESSION_HOURS", "2")
+    with make_client() as client:
+        right = client.post("/ui/login", data={"token": TOKEN}, follow_redirects=False)
+        assert "max-age=7200" in right.headers["set-cookie"].lower()
+        cookie = client.cookies.get(auth.COOKIE)
+        expires_at = int(cookie.split(".")[0])
+        assert auth.signed_in(cookie, TOKEN, now=expires_at - 1)
+        assert not auth.signed_in(
+            cookie, TOKEN, now=expires_at
+        )  # the server checks, not the browser
+        stale, _ = auth.new_session(TOKEN, hours=2, now=0)  # a sign-in that ended in 1970
+        client.cookies.set(auth.COOKIE, stale, path="/ui/")
+        assert client.get("/ui/", follow_redirects=False).status_code == 303
+        forged = f"{expires_at + 10**6}.{cookie.split('.')[1]}"  # a later end, the old MAC
+        client.cookies.set(auth.COOKIE, forged, path="/ui/")
+        assert client.get("/ui/", follow_redirects=False).status_code == 303
 
 
 def test_without_a_token_there_is_nothing_to_sign_in_to(client):

@@ -48,16 +48,22 @@ def cut_data_dir(sample_dir: Path, until: pd.Timestamp, out: Path) -> Path:
     return out
 
 
+def history_and_incoming(sample_dir: Path, out: Path) -> tuple[Path, pd.DataFrame]:
+    """The sample cut 3 h before its end (the history), and the 40 minutes of alerts after the cut."""
+    alerts = pd.read_parquet(sample_dir / "alerts.parquet")
+    until = alerts["fired_at"].max().floor("h") - pd.Timedelta(hours=3)
+    history = cut_data_dir(sample_dir, until, out)
+    incoming = alerts[
+        (alerts["fired_at"] >= until) & (alerts["fired_at"] < until + pd.Timedelta(minutes=40))
+    ]
+    return history, incoming
+
+
 def test_ranking_over_http_equals_journeyrank_score(
     served, sample_dir, service_env, tmp_path, monkeypatch
 ):
     _, trained = served
-    alerts = pd.read_parquet(sample_dir / "alerts.parquet")
-    until = alerts["fired_at"].max().floor("h") - pd.Timedelta(hours=3)
-    history = cut_data_dir(sample_dir, until, tmp_path / "history")
-    incoming = alerts[
-        (alerts["fired_at"] >= until) & (alerts["fired_at"] < until + pd.Timedelta(minutes=40))
-    ]
+    history, incoming = history_and_incoming(sample_dir, tmp_path / "history")
     monkeypatch.setenv("JOURNEYRANK_WARM_FROM", str(history))
     with make_client() as client:
         over_http = client.post("/rank", json={"alerts": alert_json(incoming)}).json()["ranked"]
