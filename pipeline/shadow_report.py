@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.attribution import attributed_labels
 from features.baselines import fit_baselines
 from features.config import FeatureJobConfig
 from features.journey_state import build_journey_state
-from features.labels import derive_impact_labels
+from features.labels import apply_feedback, derive_impact_labels
 from features.loading import load_data_dir
 from features.settings import Settings
 from features.stages import StageIndex
@@ -155,8 +156,9 @@ def run_shadow_report(
 
 
 def _labels(data_dir: Path | None, verdicts: pd.DataFrame) -> pd.DataFrame | None:
-    """label and impact_weight by alert_id: derived from DIR's outcomes (labels whose window has
-    closed), then the human verdicts of DIR and of the log applied."""
+    """label and impact_weight by alert_id: the training target derived from DIR's outcomes
+    (attributed to causes; unknown while an alert's window is open), then the human verdicts of
+    DIR and of the log applied."""
     if data_dir is None:
         return None
     data = load_data_dir(data_dir)
@@ -167,7 +169,8 @@ def _labels(data_dir: Path | None, verdicts: pd.DataFrame) -> pd.DataFrame | Non
     journey = build_journey_state(data.journey_outcomes, stages, baselines, window_ns)
     verdicts_given = [f for f in (data.feedback, verdicts) if f is not None and len(f)]
     feedback = pd.concat(verdicts_given, ignore_index=True) if verdicts_given else None
-    labels = derive_impact_labels(
-        data.alerts, journey, stages, data.journey_map, config.labels, feedback
-    )
+    derived = derive_impact_labels(data.alerts, journey, stages, data.journey_map, config.labels)
+    labels = attributed_labels(derived, data, stages, baselines, config.attribution)
+    if feedback is not None:
+        labels = apply_feedback(labels, feedback)
     return labels.set_index("alert_id")[["label", "impact_weight"]]

@@ -34,7 +34,9 @@ NAMED_BY = {
     "new_service": NEW_SERVICE,
     "retuned_rules": "alert_name",
     "map_change": f"now {CHANGED_MAP_VERSION}",
-    "degraded_detector": "anomaly_score",
+    # a stale detector fires its rules 3x as often on noise and scores incidents like noise:
+    # named by its scores, or by the share of its signal
+    "degraded_detector": ("anomaly_score", "feature signal drifted"),
 }
 
 
@@ -91,7 +93,8 @@ def test_each_shift_is_caught_and_named(trained, period, tmp_path, shift):
     result = run_audit(MODEL, period(shift), tmp_path / "audit", trained, since=SINCE)
     verdict = result.audit.verdict
     assert verdict.level != "ok"
-    assert any(NAMED_BY[shift] in reason for reason in verdict.reasons), verdict.reasons
+    names = NAMED_BY[shift] if isinstance(NAMED_BY[shift], tuple) else (NAMED_BY[shift],)
+    assert any(name in reason for name in names for reason in verdict.reasons), verdict.reasons
 
 
 def test_the_audit_writes_a_page_that_opens_offline_a_json_and_an_mlflow_run(
