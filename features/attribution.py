@@ -4,20 +4,19 @@ The window label (`features.labels`) asks "did the alert's stages lose completio
 fired?" — which also credits every alert that merely fired while a stage was degrading for
 another reason. Attribution looks at each degradation over its whole life instead:
 
-1. episodes: per stage, the runs of windows where completion sat significantly below normal
-   (`features.episodes`), kept when material;
-2. chains: the firings of one rule on one service that follow each other (a condition that fires,
-   clears and re-fires) form one chain, active from its first firing to its last resolution;
-3. candidates: an alert is a candidate cause of an episode when its service reaches the stage
-   through the journey map (directly or through `dependencies`) and its chain was active from
-   `lead_min` before the episode started to the episode's end;
-4. credit: a rule on a service that fires at random lands in some episodes by chance. Its
-   `causal_share` is the share of its candidate chains beyond what its firing rate outside
-   episodes predicts; candidates of rules whose share reaches `min_causal_share` are credited.
+1. degradations: per mapped service (the stages it reaches hard, pooled), in all regions and in
+   each, and per stage for services the map leaves out — runs of windows significantly below
+   normal (`features.episodes.episode_spans`), kept when material;
+2. chains: firings of one rule on one service that follow each other form one condition, active
+   from its first firing to its last resolution;
+3. candidates: a chain active around a degradation of its service (or, unmapped, of any stage);
+4. chance, measured: the same degradations moved whole days both ways. The share of candidates
+   beyond chance — per rule on its service, and per circumstance (timing, companion alerts) —
+   gives each candidate a probability of being a cause (`causal_posterior`);
+5. credit: causes (`min_posterior`) and plausible alerts of the same failure (`share_credit`).
 
-A service the map does not link to any stage is judged the same way against every stage's
-episodes, so the history can credit what the map's authors left out (at a stricter share).
-The label is 1 for credited alerts; `impact_weight` is the lost value of the episodes credited.
+The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
+degradation credited.
 """
 
 from __future__ import annotations
