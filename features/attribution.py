@@ -9,11 +9,13 @@ another reason. Attribution looks at each degradation over its whole life instea
    normal (`features.episodes.episode_spans`), kept when material;
 2. chains: firings of one rule on one service that follow each other form one condition, active
    from its first firing to its last resolution;
-3. candidates: a chain active around a degradation of its service (or, unmapped, of any stage);
+3. candidates: a chain active around a degradation of its service (or, for a service the map
+   leaves out, of a stage its alerts precede beyond chance: `features.map_evidence`);
 4. chance, measured: the same degradations moved whole days both ways. The share of candidates
    beyond chance — per rule on its service, and per circumstance (timing, companion alerts) —
    gives each candidate a probability of being a cause (`causal_posterior`);
-5. credit: causes (`min_posterior`) and plausible alerts of the same failure (`share_credit`).
+5. credit: causes (`min_posterior`) and the alerts that began with their failure on the cause's
+   service and its callers (`share_credit`: a failure travels up the call graph).
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
 degradation credited.
@@ -29,6 +31,7 @@ from features.config import AttributionConfig
 from features.episodes import episode_spans, window_losses
 from features.journey_map import JourneyMap
 from features.loading import DataDir
+from features.map_evidence import unmapped_links
 from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, from_ns, to_ns
 
@@ -46,19 +49,24 @@ def attribute_impact(
 ) -> pd.DataFrame:
     """ATTRIBUTION_COLUMNS per alert, in the alerts' order (label 0 where nothing is credited)."""
     config = config or AttributionConfig()
-    episodes = degradations(
-        _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config),
-        stages,
-        config,
-    )
+    windows = _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config)
+    episodes = degradations(windows, stages, config)
+    outside = None
+    if config.credit_unmapped and config.unmapped_by_evidence:
+        found = unmapped_links(alerts, windows[None], journey_map, step_ns, config.episodes)
+        alerts = alerts.assign(service=alerts["service"].astype(str).replace(found.renamed))
+        keys = stages.table["journey"].astype(str) + "/" + stages.table["stage"].astype(str)
+        outside = {code: found.services_of(key) for code, key in enumerate(keys)}
     chains = alert_chains(alerts, config)
-    candidates = candidate_pairs(alerts, chains, episodes, stages, config)
+    candidates = candidate_pairs(alerts, chains, episodes, stages, config, outside)
     if len(candidates) == 0:
-        return _credit(alerts, chains, candidates, np.zeros(0), episodes, journey_map, config)
-    chance = chance_pairs(alerts, chains, episodes, stages, config)
+        return _credit(
+            alerts, chains, candidates, np.zeros(0), episodes, stages, journey_map, config
+        )
+    chance = chance_pairs(alerts, chains, episodes, stages, config, outside)
     companions = companion_bins(alerts, chains, journey_map, config)
     posterior = causal_posterior(chains, candidates, chance, companions, config)
-    return _credit(alerts, chains, candidates, posterior, episodes, journey_map, config)
+    return _credit(alerts, chains, candidates, posterior, episodes, stages, journey_map, config)
 
 
 def _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config):
@@ -204,21 +212,32 @@ def candidate_pairs(
     episodes: pd.DataFrame,
     stages: StageIndex,
     config: AttributionConfig,
+    outside: dict[int, tuple[str, ...]] | None = None,
 ) -> pd.DataFrame:
     """(alert, episode, linked, timing) pairs: the alert's chain was active from `lead_min` before
     the episode to its end and the alert fired by then. A service's degradation pairs with its
-    own alerts (`linked`); a stage's with the alerts of services the map links to no stage;
+    own alerts (`linked`); a stage's with the alerts of the services the map links to no stage —
+    with `outside` (stage code -> services), only those whose alerts precede the stage's
+    degradations beyond chance (`features.map_evidence.unmapped_links`), else all of them;
     `timing` says when the chain began and whether it outlived the episode (`timing_bin`)."""
     columns = {"alert": np.int64, "episode": np.int64, "linked": bool, "timing": np.int64}
     if len(episodes) == 0 or len(alerts) == 0:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
-    services = alerts["service"].astype(str)
-    mapped = services.isin(set(stages.links["service"])).to_numpy()
-    index = ActiveAlerts(np.where(mapped, services.to_numpy(dtype=object), None), alerts, chains)
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    index = ActiveAlerts(services, alerts, chains)
+    unlinked = tuple(sorted(set(services) - set(stages.links["service"])))
     ep_start, ep_end = to_ns(episodes["start"]), to_ns(episodes["end"])
     lead = int(config.lead_min * MINUTE_NS)
     owners = episodes["service"].to_numpy(dtype=object)
-    hits = [index.active(owner, ep_start[e] - lead, ep_end[e]) for e, owner in enumerate(owners)]
+    codes = episodes["stage_code"].to_numpy()
+    hits = []
+    for e, owner in enumerate(owners):
+        if pd.notna(owner):
+            hits.append(index.active(owner, ep_start[e] - lead, ep_end[e]))
+            continue
+        suspects = unlinked if outside is None else outside.get(int(codes[e]), ())
+        found = [index.active(s, ep_start[e] - lead, ep_end[e]) for s in suspects]
+        hits.append(np.concatenate(found) if found else np.zeros(0, np.int64))
     alert = np.concatenate(hits) if hits else np.zeros(0, np.int64)
     episode = np.repeat(np.arange(len(episodes)), [len(h) for h in hits])
     start, end = chains["chain_start"].to_numpy()[alert], chains["chain_end"].to_numpy()[alert]
@@ -324,6 +343,7 @@ def chance_pairs(
     episodes: pd.DataFrame,
     stages: StageIndex,
     config: AttributionConfig,
+    outside: dict[int, tuple[str, ...]] | None = None,
 ) -> tuple[pd.DataFrame, float]:
     """Candidate pairs against the episodes moved whole days both ways (`null_shift_days`), and
     how many periods' worth of episodes they stand for (each move weighs the share it keeps
@@ -340,7 +360,9 @@ def chance_pairs(
             inside = (to_ns(moved["start"]) >= first) & (to_ns(moved["end"]) <= last)
             if inside.any():
                 kept += inside.mean()
-                parts.append(candidate_pairs(alerts, chains, moved[inside], stages, config))
+                parts.append(
+                    candidate_pairs(alerts, chains, moved[inside], stages, config, outside)
+                )
     if not parts:
         return candidate_pairs(alerts, chains, episodes.iloc[:0], stages, config), 0.0
     return pd.concat(parts, ignore_index=True), kept
@@ -407,6 +429,7 @@ def _credit(
     candidates: pd.DataFrame,
     posterior: np.ndarray,
     episodes: pd.DataFrame,
+    stages: StageIndex,
     journey_map: JourneyMap,
     config: AttributionConfig,
 ) -> pd.DataFrame:
@@ -416,7 +439,7 @@ def _credit(
     anchors = candidates[posterior >= need]
     best = np.zeros(n)
     np.maximum.at(best, candidates["alert"].to_numpy(), posterior)
-    shared = _same_failure(alerts, chains, anchors, episodes, journey_map, config)
+    shared = _same_failure(alerts, chains, anchors, episodes, stages, journey_map, config)
     shared = shared[best[shared["alert"].to_numpy()] >= config.min_shared_posterior]
     credited = pd.concat([anchors[["alert", "episode"]], shared], ignore_index=True)
     credited = credited.drop_duplicates(["alert", "episode"])
@@ -444,34 +467,43 @@ def _same_failure(
     chains: pd.DataFrame,
     anchors: pd.DataFrame,
     episodes: pd.DataFrame,
+    stages: StageIndex,
     journey_map: JourneyMap,
     config: AttributionConfig,
 ) -> pd.DataFrame:
-    """(alert, episode) pairs for the other alerts of a credited failure: active during an
-    anchor's episode on the anchor's service ('service'), or on a service that calls it or that
-    it calls in the map ('neighbours')."""
+    """(alert, episode) pairs for the other alerts of a credited failure: alerts that began with
+    an anchor's episode (from `lead_min` before its start to `onset_min` after) on the anchor's
+    service ('service'), on services that call it, directly or not ('callers': a failure travels
+    up the call graph), or on services it calls or that call it directly ('neighbours')."""
     empty = pd.DataFrame({"alert": pd.Series(dtype=np.int64), "episode": pd.Series(dtype=np.int64)})
     if config.share_credit == "none" or len(anchors) == 0:
         return empty
     services = alerts["service"].astype(str).to_numpy(dtype=object)
     index = ActiveAlerts(services, alerts, chains)
-    neighbours = _neighbours(journey_map) if config.share_credit == "neighbours" else {}
+    if config.share_credit == "callers":
+        related = {s: set(callers) for s, callers in stages.callers.items()}
+    elif config.share_credit == "neighbours":
+        related = _neighbours(journey_map)
+    else:
+        related = {}
     lead = int(config.lead_min * MINUTE_NS)
     ep_start, ep_end = to_ns(episodes["start"]), to_ns(episodes["end"])
     found, of = [], []
     for e, part in anchors.groupby("episode"):
         near: set[str] = set()
         for service in set(services[part["alert"].to_numpy()]):
-            near |= {service, *neighbours.get(service, ())}
+            near |= {service, *related.get(service, ())}
         for service in sorted(near):
             hit = index.active(service, ep_start[e] - lead, ep_end[e])
             found.append(hit)
             of.append(np.full(len(hit), e))
     if not found:
         return empty
-    return pd.DataFrame({"alert": np.concatenate(found), "episode": np.concatenate(of)}).astype(
-        np.int64
-    )
+    pairs = pd.DataFrame({"alert": np.concatenate(found), "episode": np.concatenate(of)})
+    began = chains["chain_start"].to_numpy()[pairs["alert"].to_numpy()]
+    onset = ep_start[pairs["episode"].to_numpy()]
+    with_it = (began >= onset - lead) & (began <= onset + int(config.onset_min * MINUTE_NS))
+    return pairs[with_it].astype(np.int64)
 
 
 def attributed_labels(

@@ -151,19 +151,27 @@ class AttributionConfig(_Config):
     min_posterior: float = Field(
         0.5, ge=0, le=1, description="Probability of being a cause needed for credit."
     )
-    share_credit: Literal["none", "service", "neighbours"] = Field(
-        "service",
-        description="Credit also the other candidates of the episode on a cause's service "
-        "(service) or on services it calls or that call it (neighbours).",
+    share_credit: Literal["none", "service", "callers", "neighbours"] = Field(
+        "callers",
+        description="Credit also the alerts that began with a cause's degradation on the cause's "
+        "service (service), on it and the services that call it, directly or not (callers: a "
+        "failure travels up the call graph), or on it and its direct callers and callees "
+        "(neighbours).",
     )
     min_shared_posterior: float = Field(
-        0.2,
+        0.0,
         ge=0,
         le=1,
         description="An alert shares a cause's credit only when it is this plausible a cause itself.",
     )
     credit_unmapped: bool = Field(
         True, description="Judge services the map links to no stage against every stage's episodes."
+    )
+    unmapped_by_evidence: bool = Field(
+        True,
+        description="Judge an unmapped service only against the stages whose degradations its "
+        "alerts precede beyond chance (the map check's evidence), and read a migration's new "
+        "service as the old one the map still names.",
     )
     min_unmapped_posterior: float = Field(
         0.8, ge=0, le=1, description="The probability an unmapped service's alert needs."

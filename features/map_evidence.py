@@ -581,6 +581,50 @@ def check_map_evidence(
     )
 
 
+@dataclass(frozen=True)
+class UnmappedLinks:
+    """What the history says of the services the map leaves out, for attribution: the stages each
+    one's alerts precede beyond chance (`suggest_links`), and a migration's new name -> old."""
+
+    stages: dict[str, tuple[str, ...]]  # (journey, stage) key "journey/stage" -> services
+    renamed: dict[str, str]
+
+    def services_of(self, key: str) -> tuple[str, ...]:
+        return self.stages.get(key, ())
+
+
+def unmapped_links(
+    alerts: pd.DataFrame,
+    windows: pd.DataFrame,
+    journey_map: JourneyMap,
+    step_ns: int,
+    episode_config: EpisodeConfig,
+    config: MapCheckConfig | None = None,
+) -> UnmappedLinks:
+    """The map check's evidence on the uncovered services only (the mapped ones need none)."""
+    config = config or MapCheckConfig()
+    covered = journey_map.covered_services()
+    outside = alerts[~alerts["service"].astype(str).isin(covered)]
+    if outside.empty or windows.empty:
+        return UnmappedLinks({}, {})
+    grid = MinuteGrid.of_windows(windows["window_start"], step_ns)
+    episodes = find_episodes(windows, episode_config)
+    evidence = service_stage_evidence(outside, episodes, journey_map, grid, config)
+    suggestions = suggest_links(evidence, config)
+    ranked = rank_unmapped(evidence, suggestions)
+    renames = likely_renames(ranked, alerts, journey_map)
+    renamed = {
+        service: old[0]
+        for service, old in zip(ranked["service"], renames, strict=True)
+        if len(old) == 1
+    }
+    stages: dict[str, list[str]] = {}
+    for row in suggestions.itertuples():
+        if row.service not in renamed:
+            stages.setdefault(f"{row.journey}/{row.stage}", []).append(str(row.service))
+    return UnmappedLinks({k: tuple(sorted(v)) for k, v in stages.items()}, renamed)
+
+
 def map_health(
     outcomes: pd.DataFrame,
     alerts: pd.DataFrame,

@@ -131,3 +131,55 @@ def test_an_alert_whose_window_has_not_closed_stays_unlabelled(history):
     ).set_index("alert_id")
     assert pd.isna(target.loc["late", "label"])
     assert target.loc["cause-0", "label"] == 1
+
+
+def _unmapped_cause_and_bystander() -> pd.DataFrame:
+    """vault, a service the map leaves out, trips two rules at each outage's onset; log-shipper,
+    on no user path, fires all week long — once inside an outage too."""
+    rows = []
+    for i, at in enumerate(OUTAGES):
+        rows += [
+            (f"vault-down-{i}", at * 5 + 1, "vault", "VaultDown", OUTAGE_WINDOWS * 5 + 3),
+            (f"vault-errors-{i}", at * 5 + 3, "vault", "HighErrorRate", OUTAGE_WINDOWS * 5),
+        ]
+    rows += [
+        (f"ship-{k}", 11 + 89 * k, "log-shipper", "ShipLag", 25) for k in range(7 * 1440 // 89)
+    ]
+    return alerts(*rows).sort_values("fired_at", ignore_index=True)
+
+
+def test_an_unmapped_service_is_credited_where_its_alerts_precede_the_stage_beyond_chance(history):
+    frame = _unmapped_cause_and_bystander()
+    credit = _credit(frame, history)
+    vault = frame.loc[frame["service"] == "vault", "alert_id"]
+    shipper = frame.loc[frame["service"] == "log-shipper", "alert_id"]
+    assert (credit.loc[vault, "label"] == 1).all()
+    assert credit.loc[shipper, "label"].sum() == 0
+    # without the map check's evidence, vault must clear the stricter bar against every stage
+    loose = _credit(frame, history, unmapped_by_evidence=False, min_unmapped_posterior=0.0)
+    assert (loose.loc[vault, "label"] == 1).all()
+
+
+def _db_failure_with_callers() -> pd.DataFrame:
+    """DbDown fires at each outage's onset on db, which pay-svc and cart-svc call; cart-svc (its
+    stage unharmed) trips CartSlow with the first outage, and again long after its onset."""
+    rows = [
+        (f"db-{i}", at * 5 + 1, "db", "DbDown", OUTAGE_WINDOWS * 5 + 3)
+        for i, at in enumerate(OUTAGES)
+    ]
+    first = OUTAGES[0] * 5
+    rows += [
+        ("cart-with-it", first + 4, "cart-svc", "CartSlow", 20),
+        ("cart-later", first + 25, "cart-svc", "CartQueue", 8),
+    ]
+    return alerts(*rows).sort_values("fired_at", ignore_index=True)
+
+
+def test_a_caller_that_alerts_with_the_failure_shares_its_credit(history):
+    frame = _db_failure_with_callers()
+    credit = _credit(frame, history)
+    assert (credit.loc[[f"db-{i}" for i in range(len(OUTAGES))], "label"] == 1).all()
+    assert credit.loc["cart-with-it", "label"] == 1  # the failure travelled up to its caller
+    assert credit.loc["cart-later", "label"] == 0  # began long after the onset: not the failure
+    alone = _credit(frame, history, share_credit="service")
+    assert alone.loc["cart-with-it", "label"] == 0
