@@ -347,7 +347,7 @@ def chance_pairs(
 ) -> tuple[pd.DataFrame, float]:
     """Candidate pairs against the episodes moved whole days both ways (`null_shift_days`), and
     how many periods' worth of episodes they stand for (each move weighs the share it keeps
-    inside the data). Moving by whole days keeps the hour of day: a rule that fires at busy
+    inside the data); `period` says which move a pair came from. Moving by whole days keeps the hour of day: a rule that fires at busy
     hours — when incidents also happen and are easiest to see — meets as many moved episodes
     by chance as it meets real ones, so chance is measured, not modelled."""
     fired = to_ns(alerts["fired_at"])
@@ -360,9 +360,8 @@ def chance_pairs(
             inside = (to_ns(moved["start"]) >= first) & (to_ns(moved["end"]) <= last)
             if inside.any():
                 kept += inside.mean()
-                parts.append(
-                    candidate_pairs(alerts, chains, moved[inside], stages, config, outside)
-                )
+                pairs = candidate_pairs(alerts, chains, moved[inside], stages, config, outside)
+                parts.append(pairs.assign(period=len(parts)))
     if not parts:
         return candidate_pairs(alerts, chains, episodes.iloc[:0], stages, config), 0.0
     return pd.concat(parts, ignore_index=True), kept
@@ -409,9 +408,16 @@ def causal_posterior(
 
 
 def _chains_per(chains: pd.DataFrame, pairs: pd.DataFrame, by: str) -> pd.Series:
-    """Distinct chains among the pairs' alerts, counted per `by` (a chain re-firing counts once)."""
-    hit = chains.iloc[pairs["alert"].unique()].drop_duplicates("chain")
-    return hit.groupby(by).size().astype(np.float64)
+    """Distinct chains among the pairs' alerts, counted per `by` (a chain re-firing counts once),
+    once in each period of moved episodes: a chain that lasts for days meets every move, and
+    counted once over all of them it would look eight times rarer by chance than it is."""
+    alert = pairs["alert"].to_numpy()
+    period = pairs["period"].to_numpy() if "period" in pairs else np.zeros(len(alert), np.int64)
+    hit = pd.DataFrame(
+        {"chain": chains["chain"].to_numpy()[alert], "period": period, "alert": alert}
+    )
+    first = hit.drop_duplicates(["chain", "period"])["alert"].to_numpy()
+    return pd.Series(chains[by].to_numpy()[first]).value_counts().astype(np.float64)
 
 
 def _share(seen: pd.Series, expected: pd.Series, prior: float) -> pd.Series:

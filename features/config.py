@@ -174,7 +174,11 @@ class AttributionConfig(_Config):
         "service as the old one the map still names.",
     )
     min_unmapped_posterior: float = Field(
-        0.8, ge=0, le=1, description="The probability an unmapped service's alert needs."
+        0.5,
+        ge=0,
+        le=1,
+        description="The probability an unmapped service's alert needs (raise it when "
+        "`unmapped_by_evidence` is off: every stage is then its suspect).",
     )
 
 

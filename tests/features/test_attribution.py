@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from tiny import MAP, STEP, T0, alerts, outcomes
 
-from features.attribution import alert_chains, attribute_impact, attributed_labels
+from features.attribution import alert_chains, attribute_impact, attributed_labels, causal_posterior
 from features.baselines import fit_baselines
 from features.config import AttributionConfig, LabelConfig
 from features.journey_state import build_journey_state
@@ -183,3 +184,23 @@ def test_a_caller_that_alerts_with_the_failure_shares_its_credit(history):
     assert credit.loc["cart-later", "label"] == 0  # began long after the onset: not the failure
     alone = _credit(frame, history, share_credit="service")
     assert alone.loc["cart-with-it", "label"] == 0
+
+
+def test_a_chain_that_meets_every_moved_copy_of_the_episodes_is_chance():
+    """A condition active for days (one chain) meets the real episodes and every moved copy of
+    them: chance is counted once per move, so its share beyond chance is nil. A chain met only by
+    the real episodes is a likely cause. Timing and companions are the same for all, so the
+    posterior is the rule-on-service view alone."""
+    chains = pd.DataFrame(
+        {"chain": [0, 1], "chain_start": [0, 0], "chain_end": [1, 1], "key": [0, 1], "rule": [0, 1]}
+    )
+    pair = {"linked": True, "timing": 3}
+    candidates = pd.DataFrame(
+        [{"alert": 0, "episode": 0, **pair}, {"alert": 1, "episode": 1, **pair}]
+    )
+    moved = [{"alert": 0, "episode": 0, "period": p, **pair} for p in range(4)]
+    posterior = causal_posterior(
+        chains, candidates, (pd.DataFrame(moved), 4.0), np.zeros(2, np.int64), AttributionConfig()
+    )
+    assert posterior[0] < 0.05
+    assert posterior[1] > 0.5
