@@ -29,7 +29,8 @@ from serving.api_models import (
     Stored,
 )
 from serving.dashboard.app import create_dashboard
-from serving.guard import DASHBOARD_PATH, Guard
+from serving.guard import DASHBOARD_PATH, INCIDENTS_PATH, Guard
+from serving.incident_routes import create_incident_routes
 
 MODEL_NAME = "journeyrank"
 WARM_FROM_ENV = "JOURNEYRANK_WARM_FROM"
@@ -194,6 +195,18 @@ JourneyRank.add_asgi_middleware(Guard, degraded=_degraded_causes)
 # before the worker takes requests).
 JourneyRank.mount_asgi_app(
     create_dashboard(lambda: bentoml.get_current_service().engine), path=DASHBOARD_PATH
+)
+
+
+def _paged_tiers(incident_ids: list[str]) -> dict[str, str]:
+    """The tier each incident was paged at; none without forwarding."""
+    forwarder = getattr(bentoml.get_current_service(), "forwarder", None)
+    return forwarder.paged_tiers(incident_ids) if forwarder is not None else {}
+
+
+JourneyRank.mount_asgi_app(
+    create_incident_routes(lambda: bentoml.get_current_service().engine, _paged_tiers),
+    path=INCIDENTS_PATH,
 )
 
 

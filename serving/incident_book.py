@@ -1,0 +1,136 @@
+"""The service's incidents: one point-in-time grouper fed as alerts are ranked, and what a responder reads of them.
+
+The grouper (features/incidents.py) is the one offline and evaluation use: fed the same alerts
+in fire order it gives the same incident ids. The book keeps it, remembers each alert's incident
+(a re-sent alert keeps the one it joined), persists the grouper's state in the state store, and
+answers `GET /incidents` from the grouping and the inference log's answers.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from features.incidents import Incident, IncidentConfig, IncidentGrouper
+from features.journey_map import JourneyMap, trace_dependencies
+from features.timeaxis import to_ns
+
+STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
+CHANGES_BEFORE = timedelta(hours=2)  # the changes shown around an incident's start
+CHANGES_AFTER = timedelta(minutes=30)
+TIERS = ("P1", "P2", "P3", "P4")  # highest first
+
+
+class IncidentBook:
+    def __init__(self, journey_map: JourneyMap, grouper: IncidentGrouper) -> None:
+        self.journey_map = journey_map
+        self.grouper = grouper
+        self._incident_of: dict[str, str] = {}
+
+    @classmethod
+    def opened(
+        cls, journey_map: JourneyMap, config: IncidentConfig | None, store, live
+    ) -> IncidentBook:
+        """The grouper as it was persisted; or, with none, rebuilt from the alerts the store holds
+        (a warm start or a first start): the grouping offline gives the same alerts."""
+        saved = store.document(STATE_DOCUMENT) if store is not None else None
+        if saved is not None:
+            grouper = IncidentGrouper.from_state(journey_map, config, json.loads(saved))
+            book = cls(journey_map, grouper)
+            for incident in grouper.incidents():
+                book._incident_of.update(dict.fromkeys(incident.alert_ids, incident.incident_id))
+            return book
+        book = cls(journey_map, IncidentGrouper(journey_map, config))
+        alerts = live.mirror.alerts if live is not None else pd.DataFrame()
+        if len(alerts):
+            held = alerts.sort_values(["fired_at", "alert_id"], kind="stable")
+            book.assign(_as_fired(held), live.mirror.changes)
+            closed = held[held["resolved_at"].notna()]
+            book.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
+        if store is not None:
+            book.persist(store)
+        return book
+
+    # ------------------------------------------------------------------ as alerts come
+
+    def assign(self, alerts: pd.DataFrame, changes: pd.DataFrame | None = None) -> list[str]:
+        """Each alert's incident id (in the frame's order): an alert seen before keeps its own."""
+        ids = alerts["alert_id"].tolist()
+        new = [i for i, alert_id in enumerate(ids) if alert_id not in self._incident_of]
+        if new:
+            fresh = alerts.iloc[new]
+            order = np.lexsort((fresh["alert_id"].to_numpy(), to_ns(fresh["fired_at"])))
+            fresh = fresh.iloc[order]
+            assigned = self.grouper.assign(fresh.reset_index(drop=True), changes)
+            self._incident_of.update(
+                zip(fresh["alert_id"].tolist(), assigned["incident_id"].tolist(), strict=True)
+            )
+        return [self._incident_of[alert_id] for alert_id in ids]
+
+    def resolve(self, closed: list[tuple[str, datetime]]) -> None:
+        known = [(a, t) for a, t in closed if a in self._incident_of]
+        if known:
+            self.grouper.resolve(known)
+
+    def persist(self, store) -> None:
+        store.put_document(STATE_DOCUMENT, json.dumps(self.grouper.to_state()))
+
+    # ------------------------------------------------------------------ what responders read
+
+    def open_incidents(self, now: datetime) -> list[Incident]:
+        return self.grouper.open_incidents(now)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        return self.grouper.incident(incident_id)
+
+    def changes_around(self, incident: Incident, changes: pd.DataFrame) -> pd.DataFrame:
+        """Changes to the incident's services, or to what they depend on, around its start."""
+        if changes is None or changes.empty:
+            return pd.DataFrame(columns=["change_id", "ts", "service", "kind", "description"])
+        reached: set[str] = set()
+        for service in incident.services:
+            reached.update(trace_dependencies(service, self.journey_map.dependencies))
+        start = pd.Timestamp(incident.started_at)
+        near = changes[
+            changes["service"].isin(reached)
+            & (changes["ts"] >= start - CHANGES_BEFORE)
+            & (changes["ts"] <= start + CHANGES_AFTER)
+        ]
+        return near.sort_values("ts", kind="stable")
+
+
+def _as_fired(alerts: pd.DataFrame) -> pd.DataFrame:
+    """Alerts as they stood when they fired: a resolution is news the grouper gets on its own."""
+    return alerts.assign(
+        resolved_at=pd.Series(pd.NaT, index=alerts.index, dtype=alerts["resolved_at"].dtype)
+    )
+
+
+def incident_tier(tiers: list[str]) -> str:
+    """The highest of the tiers (P1 is highest)."""
+    return min(tiers, key=TIERS.index)
+
+
+def summary(incident: Incident, answers: pd.DataFrame, paged: str | None) -> dict:
+    """An incident with the impact its alerts' answers give it: the highest probability, priority
+    and tier of its alerts (as evaluation computes them offline)."""
+    mine = answers[answers["alert_id"].isin(incident.alert_ids)]
+    probabilities = mine["impact_probability"].dropna()
+    return {
+        "incident_id": incident.incident_id,
+        "started_at": incident.started_at,
+        "last_alert_at": incident.last_alert_at,
+        "alerts": len(incident.alert_ids),
+        "services": list(incident.services),
+        "stages": list(incident.stages),
+        "root_service": incident.root_service,
+        "root_reason": incident.root_reason,
+        "impact_probability": float(probabilities.max()) if len(probabilities) else None,
+        "priority": float(mine["priority"].max()) if len(mine) else 0.0,
+        "tier": incident_tier(mine["tier"].tolist()) if len(mine) else TIERS[-1],
+        "paged": paged,
+        "resolved_at": incident.resolved_at,
+    }
