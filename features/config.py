@@ -190,10 +190,51 @@ class FeatureConfig(_Config):
     )
 
 
+class IncidentConfig(_Config):
+    """When a new alert joins an open incident (features/incidents.py): point in time, logged per run."""
+
+    quiet_min: float = Field(
+        60.0, gt=0, description="An incident with no new alert for this long is closed (quiet)."
+    )
+    resolved_grace_min: float = Field(
+        10.0,
+        ge=0,
+        description="An incident whose alerts have all resolved closes after this long (a re-fire "
+        "within it still joins).",
+    )
+    open_hold_min: float = Field(
+        240.0, gt=0, description="A firing with no resolution yet counts as firing this long."
+    )
+    max_hops: int = Field(
+        2,
+        ge=0,
+        description="A caller and its callee this many calls apart (in the map's dependencies) "
+        "may share a cause.",
+    )
+    same_region: bool = Field(
+        True, description="Alerts from different regions never join one incident."
+    )
+    same_labels: tuple[str, ...] = Field(
+        ("cluster", "namespace"),
+        description="Labels that, when both sides carry them and they differ, keep alerts apart.",
+    )
+    key_labels: tuple[str, ...] = Field(
+        ("groupKey", "group_key", "dedup_key", "incident_key", "fingerprint"),
+        description="Labels naming a group upstream (Alertmanager, PagerDuty): the same value joins.",
+    )
+    change_window_min: float = Field(
+        60.0, ge=0, description="A change this recent on a service makes it the root candidate."
+    )
+    keep_closed: int = Field(
+        2000, ge=0, description="Closed incidents kept in the persisted state (the latest)."
+    )
+
+
 class FeatureJobConfig(_Config):
-    """Everything that defines the feature table: baselines, labels and features."""
+    """Everything that defines the feature table: baselines, labels, features and incidents."""
 
     baselines: BaselineConfig = BaselineConfig()
     labels: LabelConfig = LabelConfig()
     attribution: AttributionConfig = AttributionConfig()
     features: FeatureConfig = FeatureConfig()
+    incidents: IncidentConfig = IncidentConfig()
