@@ -249,7 +249,7 @@ class RankingEngine:
         an incident of its own (pages stay one per incident either way)."""
         if self.incidents is not None and self._state.acquire(timeout=1.0):
             try:
-                ids = self.incidents.assign(frame, self.live.mirror.changes if self.live else None)
+                ids = self.incidents.assign(frame)
                 return dict(zip(frame["alert_id"].tolist(), ids, strict=True))
             except Exception:
                 pass  # the singletons below
@@ -320,7 +320,7 @@ class RankingEngine:
 
     def _assign_incidents(self, frame: pd.DataFrame) -> dict[str, str]:
         """The pass's alerts joined to incidents, in fire order, and the grouper persisted."""
-        ids = self.incidents.assign(frame, self.live.mirror.changes)
+        ids = self.incidents.assign(frame)
         self.incidents.persist(self.store)
         return dict(zip(frame["alert_id"].tolist(), ids, strict=True))
 
@@ -406,6 +406,9 @@ class RankingEngine:
                 frame = self._recent_outcomes(frame)
             stored = self.store.put(name, frame)
             self.live.sync()
+            if name == "changes" and self.incidents is not None:
+                self.incidents.add_changes(frame)  # evidence of a root cause from its ts on
+                self.incidents.persist(self.store)
             self._housekeeping()
             lag = self.state_lag_seconds()
         telemetry.record_state_lag(lag)

@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-import numpy as np
 import pandas as pd
 
 from features.incidents import Incident, IncidentConfig, IncidentGrouper
 from features.journey_map import JourneyMap, trace_dependencies
-from features.timeaxis import to_ns
 
 STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
 CHANGES_BEFORE = timedelta(hours=2)  # the changes shown around an incident's start
@@ -28,52 +26,34 @@ class IncidentBook:
     def __init__(self, journey_map: JourneyMap, grouper: IncidentGrouper) -> None:
         self.journey_map = journey_map
         self.grouper = grouper
-        self._incident_of: dict[str, str] = {}
 
     @classmethod
     def opened(
         cls, journey_map: JourneyMap, config: IncidentConfig | None, store, live
     ) -> IncidentBook:
-        """The grouper as it was persisted; or, with none, rebuilt from the alerts the store holds
-        (a warm start or a first start): the grouping offline gives the same alerts."""
-        saved = store.document(STATE_DOCUMENT) if store is not None else None
+        """The grouper as it was persisted; or, with none, rebuilt from the alerts and changes the
+        store holds (a warm start or a first start), as the offline grouping groups them."""
+        saved = store.document(STATE_DOCUMENT)
         if saved is not None:
-            grouper = IncidentGrouper.from_state(journey_map, config, json.loads(saved))
-            book = cls(journey_map, grouper)
-            for incident in grouper.incidents():
-                book._incident_of.update(dict.fromkeys(incident.alert_ids, incident.incident_id))
-            return book
+            return cls(
+                journey_map, IncidentGrouper.from_state(journey_map, config, json.loads(saved))
+            )
         book = cls(journey_map, IncidentGrouper(journey_map, config))
-        alerts = live.mirror.alerts if live is not None else pd.DataFrame()
-        if len(alerts):
-            held = alerts.sort_values(["fired_at", "alert_id"], kind="stable")
-            book.assign(_as_fired(held), live.mirror.changes)
-            closed = held[held["resolved_at"].notna()]
-            book.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
-        if store is not None:
-            book.persist(store)
+        book.grouper.assign(live.mirror.alerts, live.mirror.changes)
+        book.persist(store)
         return book
 
     # ------------------------------------------------------------------ as alerts come
 
-    def assign(self, alerts: pd.DataFrame, changes: pd.DataFrame | None = None) -> list[str]:
-        """Each alert's incident id (in the frame's order): an alert seen before keeps its own."""
-        ids = alerts["alert_id"].tolist()
-        new = [i for i, alert_id in enumerate(ids) if alert_id not in self._incident_of]
-        if new:
-            fresh = alerts.iloc[new]
-            order = np.lexsort((fresh["alert_id"].to_numpy(), to_ns(fresh["fired_at"])))
-            fresh = fresh.iloc[order]
-            assigned = self.grouper.assign(fresh.reset_index(drop=True), changes)
-            self._incident_of.update(
-                zip(fresh["alert_id"].tolist(), assigned["incident_id"].tolist(), strict=True)
-            )
-        return [self._incident_of[alert_id] for alert_id in ids]
+    def assign(self, alerts: pd.DataFrame) -> list[str]:
+        """Each alert's incident id, in the frame's order: an alert seen before keeps its own."""
+        return self.grouper.assign(alerts)["incident_id"].tolist()
+
+    def add_changes(self, changes: pd.DataFrame) -> None:
+        self.grouper.add_changes(changes)
 
     def resolve(self, closed: list[tuple[str, datetime]]) -> None:
-        known = [(a, t) for a, t in closed if a in self._incident_of]
-        if known:
-            self.grouper.resolve(known)
+        self.grouper.resolve(closed)
 
     def persist(self, store) -> None:
         store.put_document(STATE_DOCUMENT, json.dumps(self.grouper.to_state()))
@@ -100,13 +80,6 @@ class IncidentBook:
             & (changes["ts"] <= start + CHANGES_AFTER)
         ]
         return near.sort_values("ts", kind="stable")
-
-
-def _as_fired(alerts: pd.DataFrame) -> pd.DataFrame:
-    """Alerts as they stood when they fired: a resolution is news the grouper gets on its own."""
-    return alerts.assign(
-        resolved_at=pd.Series(pd.NaT, index=alerts.index, dtype=alerts["resolved_at"].dtype)
-    )
 
 
 def incident_tier(tiers: list[str]) -> str:
