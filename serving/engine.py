@@ -321,7 +321,7 @@ class RankingEngine:
     def _assign_incidents(self, frame: pd.DataFrame) -> dict[str, str]:
         """The pass's alerts joined to incidents, in fire order, and the grouper persisted."""
         ids = self.incidents.assign(frame)
-        self.incidents.persist(self.store)
+        self.incidents.persist(self.store, force=False)
         return dict(zip(frame["alert_id"].tolist(), ids, strict=True))
 
     def _take_group(self) -> list[_Request]:
@@ -408,7 +408,7 @@ class RankingEngine:
             self.live.sync()
             if name == "changes" and self.incidents is not None:
                 self.incidents.add_changes(frame)  # evidence of a root cause from its ts on
-                self.incidents.persist(self.store)
+                self.incidents.persist(self.store, force=False)
             self._housekeeping()
             lag = self.state_lag_seconds()
         telemetry.record_state_lag(lag)
@@ -432,7 +432,7 @@ class RankingEngine:
             self.live.sync()
             if self.incidents is not None:
                 self.incidents.resolve(closed)
-                self.incidents.persist(self.store)
+                self.incidents.persist(self.store, force=False)
         return changed
 
     # ------------------------------------------------------------------ upkeep

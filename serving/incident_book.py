@@ -9,6 +9,7 @@ answers `GET /incidents` from the grouping and the inference log's answers.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -17,6 +18,7 @@ from features.incidents import Incident, IncidentConfig, IncidentGrouper
 from features.journey_map import JourneyMap, trace_dependencies
 
 STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
+PERSIST_EVERY_S = 2.0  # the state is written at most so often: it grows with the open incidents
 CHANGES_BEFORE = timedelta(hours=2)  # the changes shown around an incident's start
 CHANGES_AFTER = timedelta(minutes=30)
 TIERS = ("P1", "P2", "P3", "P4")  # highest first
@@ -26,20 +28,27 @@ class IncidentBook:
     def __init__(self, journey_map: JourneyMap, grouper: IncidentGrouper) -> None:
         self.journey_map = journey_map
         self.grouper = grouper
+        self._persisted_at = -float("inf")
 
     @classmethod
     def opened(
         cls, journey_map: JourneyMap, config: IncidentConfig | None, store, live
     ) -> IncidentBook:
-        """The grouper as it was persisted; or, with none, rebuilt from the alerts and changes the
-        store holds (a warm start or a first start), as the offline grouping groups them."""
+        """The grouper as it was last persisted, caught up with the alerts the store took after;
+        or, with none saved, rebuilt from the alerts and changes the store holds (a warm start or a
+        first start), as the offline grouping groups them."""
         saved = store.document(STATE_DOCUMENT)
+        alerts, changes = live.mirror.alerts, live.mirror.changes
         if saved is not None:
-            return cls(
-                journey_map, IncidentGrouper.from_state(journey_map, config, json.loads(saved))
-            )
-        book = cls(journey_map, IncidentGrouper(journey_map, config))
-        book.grouper.assign(live.mirror.alerts, live.mirror.changes)
+            grouper = IncidentGrouper.from_state(journey_map, config, json.loads(saved))
+            known = alerts["alert_id"].map(grouper.incident_of).notna()
+            grouper.assign(alerts[~known], changes)  # in fire order, as they came
+            closed = alerts[known & alerts["resolved_at"].notna()]
+            grouper.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
+        else:
+            grouper = IncidentGrouper(journey_map, config)
+            grouper.assign(alerts, changes)
+        book = cls(journey_map, grouper)
         book.persist(store)
         return book
 
@@ -55,8 +64,14 @@ class IncidentBook:
     def resolve(self, closed: list[tuple[str, datetime]]) -> None:
         self.grouper.resolve(closed)
 
-    def persist(self, store) -> None:
+    def persist(self, store, force: bool = True) -> None:
+        """Write the grouper's state to the store (unless `force` is off and it was written less
+        than PERSIST_EVERY_S ago: what a restart misses, it catches up from the store's alerts)."""
+        now = time.monotonic()
+        if not force and now - self._persisted_at < PERSIST_EVERY_S:
+            return
         store.put_document(STATE_DOCUMENT, json.dumps(self.grouper.to_state()))
+        self._persisted_at = now
 
     # ------------------------------------------------------------------ what responders read
 
