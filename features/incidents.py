@@ -31,6 +31,8 @@ INCIDENT_COLUMNS = (
     "incident_stages",
 )
 STATE_VERSION = 1
+# how strongly an alert is tied to an incident, strongest last
+_BY_RELATION, _BY_GRAPH, _BY_RULE, _BY_KEY = 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class _Topology:
         }
         self._below: dict[str, frozenset[str]] = {}
         self._near: dict[str, tuple[str, ...]] = {}
+        self._cone: dict[str, frozenset[str]] = {}
 
     def below(self, service: str) -> frozenset[str]:
         """Services `service` calls within the hop limit (itself excluded)."""
@@ -83,6 +86,14 @@ class _Topology:
             self._near[service] = found
         return found
 
+    def cone(self, service: str) -> frozenset[str]:
+        """The service and what it calls within the hop limit: where its cause may lie."""
+        found = self._cone.get(service)
+        if found is None:
+            found = self.below(service) | {service}
+            self._cone[service] = found
+        return found
+
     def stages(self, service: str) -> tuple[str, ...]:
         return self._stages.get(service, ())
 
@@ -96,8 +107,12 @@ class _Open:
 
     __slots__ = (
         "alert_ids",
+        "burst",
         "closed_at",
+        "cone",
+        "confirmed",
         "firing",
+        "grown",
         "incident_id",
         "keys",
         "labels",
@@ -107,7 +122,9 @@ class _Open:
         "regions",
         "root",
         "roots",
+        "rules",
         "services",
+        "stage_set",
         "stages",
         "stages_text",
         "started",
@@ -117,10 +134,16 @@ class _Open:
         self.incident_id = incident_id
         self.started = started
         self.last_alert = started
+        self.grown = started
+        self.confirmed = False
+        self.burst = 1
         self.alert_ids: list[str] = []
         self.services: list[str] = []
         self.stages: list[str] = []
+        self.stage_set: set[str] = set()
         self.stages_text = ""
+        self.cone: set[str] = set()
+        self.rules: set[str] = set()
         self.roots: list[str] = []
         self.regions: set[str] = set()
         self.labels: dict[str, set[str]] = {}
@@ -136,10 +159,15 @@ class _Open:
             "incident_id": self.incident_id,
             "started": self.started,
             "last_alert": self.last_alert,
+            "grown": self.grown,
+            "confirmed": self.confirmed,
+            "burst": self.burst,
             "alert_ids": self.alert_ids,
             "services": self.services,
             "stages": self.stages,
             "roots": self.roots,
+            "rules": sorted(self.rules),
+            "cone": sorted(self.cone),
             "regions": sorted(self.regions),
             "labels": {k: sorted(v) for k, v in self.labels.items()},
             "keys": sorted(self.keys),
@@ -154,10 +182,16 @@ class _Open:
     def from_state(cls, state: dict) -> _Open:
         record = cls(state["incident_id"], int(state["started"]))
         record.last_alert = int(state["last_alert"])
+        record.grown = int(state["grown"])
+        record.confirmed = bool(state["confirmed"])
+        record.burst = int(state["burst"])
         record.alert_ids = list(state["alert_ids"])
         record.services = list(state["services"])
         record.stages = list(state["stages"])
+        record.stage_set = set(record.stages)
         record.stages_text = ";".join(record.stages)
+        record.cone = set(state["cone"])
+        record.rules = set(state["rules"])
         record.roots = list(state["roots"])
         record.regions = set(state["regions"])
         record.labels = {k: set(v) for k, v in state["labels"].items()}
@@ -174,9 +208,14 @@ class _Open:
 class _AlertEvidence:
     """What one alert brings to the join decision, parsed from its row once."""
 
+    service: str
+    rule: str  # service and alert_name: the same rule firing again
+    anomaly: float | None  # a detector's confidence
+    signal: str | None
     region: str | None
     labels: tuple[tuple[str, str], ...]  # the `same_labels` it carries
     keys: tuple[str, ...]  # "<label>=<value>" of the `key_labels` it carries
+    probes: tuple[str, ...]  # journey/stage a synthetic check names
 
 
 class IncidentGrouper:
@@ -192,11 +231,17 @@ class IncidentGrouper:
         self._grace = int(self.config.resolved_grace_min * NS_PER_MIN)
         self._hold = int(self.config.open_hold_min * NS_PER_MIN)
         self._change_window = int(self.config.change_window_min * NS_PER_MIN)
+        self._join_window = int(self.config.join_min * NS_PER_MIN)
+        self._related_window = int(self.config.related_min * NS_PER_MIN)
+        self._join_gap = int(self.config.join_gap_min * NS_PER_MIN)
+        self._confirmed_gap = int(self.config.confirmed_gap_min * NS_PER_MIN)
         self._clock = -(2**62)
         self._incidents: dict[str, _Open] = {}  # every incident kept, by id
         self._live: dict[str, _Open] = {}  # not closed yet
         self._by_root: dict[str, set[str]] = {}  # root service -> live incident ids
         self._by_key: dict[str, str] = {}  # upstream group key -> live incident id
+        self._by_rule: dict[str, set[str]] = {}  # one alert series -> live incident ids
+        self._by_stage: dict[str, set[str]] = {}  # stage at risk -> live incident ids
         self._incident_of: dict[str, str] = {}  # alert_id -> incident id
         self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
         self._heap: list[tuple[int, str]] = []
@@ -222,14 +267,11 @@ class IncidentGrouper:
             if "resolved_at" in alerts
             else np.full(len(alerts), -1, dtype=np.int64)
         )
-        services = alerts["service"].astype(str).to_numpy(dtype=object)
         evidence = self._evidence(alerts)
         order = np.lexsort((ids, fired))
         out = [None] * len(alerts)
         for i in order.tolist():
-            out[i] = self._assign_one(
-                ids[i], int(fired[i]), int(resolved[i]), services[i], evidence[i]
-            )
+            out[i] = self._assign_one(ids[i], int(fired[i]), int(resolved[i]), evidence[i])
         return pd.DataFrame(out, index=alerts.index, columns=list(INCIDENT_COLUMNS)).astype(
             {"incident_size": "int64", "incident_position": "int64", "incident_root_mapped": bool}
         )
@@ -335,7 +377,7 @@ class IncidentGrouper:
     # ------------------------------------------------------------------ one alert
 
     def _assign_one(
-        self, alert_id: str, fired: int, resolved: int, service: str, evidence: _AlertEvidence
+        self, alert_id: str, fired: int, resolved: int, evidence: _AlertEvidence
     ) -> tuple:
         known = self._incident_of.get(alert_id)
         if known is not None:  # a re-sent firing keeps its incident
@@ -344,43 +386,87 @@ class IncidentGrouper:
         now = max(fired, self._clock)
         self._clock = now
         self._apply_resolutions(now)
-        record = self._best_candidate(service, evidence, now)
+        record = self._best_candidate(evidence, now)
         if record is None:
             record = _Open("inc-" + alert_id, now)
             self._incidents[record.incident_id] = record
             self._live[record.incident_id] = record
-        self._join(record, alert_id, service, evidence, now)
+        self._join(record, alert_id, evidence, now)
         self._start_firing(record, alert_id, fired, resolved)
         if len(self._live) >= self._sweep_at:
             self._sweep(now)
         return self._answer(record, len(record.alert_ids))
 
-    def _best_candidate(self, service: str, evidence: _AlertEvidence, now: int) -> _Open | None:
-        scored: dict[str, float] = {}
+    def _best_candidate(self, evidence: _AlertEvidence, now: int) -> _Open | None:
+        """The live incident with the strongest evidence: a shared upstream group key, then a
+        re-fire of one of its rules, then the call graph while it is young, then a shared stage
+        or callee (or a service the map lacks) while it is younger still."""
+        strength: dict[str, int] = {}
         for key in evidence.keys:
-            incident_id = self._by_key.get(key)
-            if incident_id is not None:
-                scored[incident_id] = 4.0
-        for near in self._topology.near(service):
-            for incident_id in self._by_root.get(near, ()):
-                if incident_id not in scored:
-                    scored[incident_id] = 0.0
+            if key in self._by_key:
+                strength[self._by_key[key]] = _BY_KEY
+        for incident_id in self._by_rule.get(evidence.rule, ()):
+            strength.setdefault(incident_id, _BY_RULE)
+        if evidence.anomaly is None or evidence.anomaly >= self.config.min_anomaly_score:
+            for near in self._topology.near(evidence.service):
+                for incident_id in self._by_root.get(near, ()):
+                    strength.setdefault(incident_id, _BY_GRAPH)
+            for stage in evidence.probes:
+                for incident_id in self._by_stage.get(stage, ()):
+                    strength.setdefault(incident_id, _BY_GRAPH)
+            self._add_related(strength, evidence, now)
         best, best_rank = None, None
-        for incident_id, score in scored.items():
+        for incident_id, level in strength.items():
             record = self._live.get(incident_id)
             if record is None or not self._alive(record, now):
                 continue
-            if score == 0.0:
-                if not self._compatible(record, evidence):
-                    continue
-                score = 1.0 + (2.0 if service in record.roots else 0.0)
-                score += 0.5 * sum(
-                    value in record.labels.get(k, ()) for k, value in evidence.labels
-                )
-            rank = (score, record.last_alert, -record.started, record.incident_id)
+            if level < _BY_KEY and not self._compatible(record, evidence):
+                continue
+            if evidence.rule in record.rules and not record.confirmed and level < _BY_KEY:
+                continue  # a flap of its only symptoms is no second symptom
+            if level <= _BY_GRAPH and not (
+                self._forming(record, now) and self._a_symptom(record, evidence, level)
+            ):
+                continue
+            shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
+            rank = (level, shared, record.last_alert, -record.started, record.incident_id)
             if best_rank is None or rank > best_rank:
                 best, best_rank = record, rank
+        if best is not None and best_rank[0] <= _BY_GRAPH:
+            if now - best.grown <= self._join_gap:
+                best.burst += 1  # another symptom in a burst: a failure, not a coincidence
+                best.confirmed = best.burst >= self.config.confirm_symptoms
+            best.grown = now
         return best
+
+    def _a_symptom(self, record: _Open, evidence: _AlertEvidence, level: int) -> bool:
+        """Upstream of a failure, and beside it, it shows as errors, latency, unavailability or
+        anomalies; a caller's own saturation is its own problem. On or below a root, anything."""
+        if evidence.signal is None or evidence.signal in self.config.symptom_signals:
+            return True
+        if level == _BY_RELATION:
+            return False
+        below = self._topology.below(evidence.service)
+        return not any(root in below for root in record.roots)
+
+    def _forming(self, record: _Open, now: int) -> bool:
+        """Whether new symptoms still join: a confirmed incident while it is young enough, an
+        unconfirmed one only in the burst gap after its latest symptom."""
+        if record.confirmed:
+            return (
+                now - record.started <= self._join_window
+                and now - record.last_alert <= self._confirmed_gap
+            )
+        return now - record.grown <= self._join_gap
+
+    def _add_related(self, strength: dict[str, int], evidence: _AlertEvidence, now: int) -> None:
+        """Young incidents whose services call what the alert's service calls (siblings)."""
+        since, cone = now - self._related_window, self._topology.cone(evidence.service)
+        for record in reversed(self._live.values()):
+            if record.started < since:
+                break
+            if record.incident_id not in strength and not record.cone.isdisjoint(cone):
+                strength[record.incident_id] = _BY_RELATION
 
     def _compatible(self, record: _Open, evidence: _AlertEvidence) -> bool:
         if (
@@ -396,9 +482,8 @@ class IncidentGrouper:
                 return False
         return True
 
-    def _join(
-        self, record: _Open, alert_id: str, service: str, evidence: _AlertEvidence, now: int
-    ) -> None:
+    def _join(self, record: _Open, alert_id: str, evidence: _AlertEvidence, now: int) -> None:
+        service = evidence.service
         record.alert_ids.append(alert_id)
         record.last_alert = now
         self._incident_of[alert_id] = record.incident_id
@@ -409,12 +494,19 @@ class IncidentGrouper:
         for key in evidence.keys:
             record.keys.add(key)
             self._by_key[key] = record.incident_id
+        if evidence.rule not in record.rules:
+            record.rules.add(evidence.rule)
+            self._by_rule.setdefault(evidence.rule, set()).add(record.incident_id)
         if service not in record.services:
             record.services.append(service)
-            new_stages = [s for s in self._topology.stages(service) if s not in record.stages]
+            record.cone |= self._topology.cone(service)
+            new_stages = [s for s in self._topology.stages(service) if s not in record.stage_set]
             if new_stages:
                 record.stages.extend(new_stages)
+                record.stage_set.update(new_stages)
                 record.stages_text = ";".join(record.stages)
+                for stage in new_stages:
+                    self._by_stage.setdefault(stage, set()).add(record.incident_id)
             self._place_root(record, service)
         record.root, record.reason = self._root_candidate(record, now)
 
@@ -431,9 +523,10 @@ class IncidentGrouper:
         self._by_root.setdefault(service, set()).add(record.incident_id)
 
     def _root_candidate(self, record: _Open, now: int) -> tuple[str, str]:
-        """The deepest service; among several, one changed recently, else the first to alert."""
+        """The deepest service, or what it calls directly when that changed recently; among
+        several, one changed recently, else the first to alert."""
         for root in record.roots:
-            for service in (root, *sorted(self._topology.below(root))):
+            for service in (root, *self.journey_map.dependencies.get(root, ())):
                 change = self._recent_change(service, now)
                 if change is not None:
                     on = "" if service == root else f" (called by {root})"
@@ -504,6 +597,10 @@ class IncidentGrouper:
             self._by_root.setdefault(root, set()).add(record.incident_id)
         for key in record.keys:
             self._by_key[key] = record.incident_id
+        for rule in record.rules:
+            self._by_rule.setdefault(rule, set()).add(record.incident_id)
+        for stage in record.stages:
+            self._by_stage.setdefault(stage, set()).add(record.incident_id)
 
     def _unindex(self, record: _Open) -> None:
         self._live.pop(record.incident_id, None)
@@ -512,6 +609,10 @@ class IncidentGrouper:
         for key in record.keys:
             if self._by_key.get(key) == record.incident_id:
                 del self._by_key[key]
+        for rule in record.rules:
+            self._by_rule.get(rule, set()).discard(record.incident_id)
+        for stage in record.stages:
+            self._by_stage.get(stage, set()).discard(record.incident_id)
 
     # ------------------------------------------------------------------ answers
 
@@ -549,13 +650,49 @@ class IncidentGrouper:
             parsed = [self._label_evidence(text) for text in distinct]
         else:
             codes, parsed = np.full(len(alerts), -1), []
-        none = ((), ())
+        services = alerts["service"].astype(str).tolist()
+        names = (
+            alerts["alert_name"].astype(str).tolist()
+            if "alert_name" in alerts
+            else [""] * len(alerts)
+        )
+        anomaly = (
+            pd.to_numeric(alerts["anomaly_score"], errors="coerce").astype(float).tolist()
+            if "anomaly_score" in alerts
+            else [float("nan")] * len(alerts)
+        )
+        signals = (
+            alerts["signal"].astype(object).where(alerts["signal"].notna(), None).tolist()
+            if "signal" in alerts
+            else [None] * len(alerts)
+        )
+        none = ((), (), "", ())
+        series_of = [parsed[c][2] if c >= 0 else "" for c in codes.tolist()]
+        probes_of = [parsed[c][3] if c >= 0 else () for c in codes.tolist()]
         return [
-            _AlertEvidence(None if r is None else str(r), *(parsed[c] if c >= 0 else none))
-            for r, c in zip(region.tolist(), codes.tolist(), strict=True)
+            _AlertEvidence(
+                service,
+                f"{service}\x1f{name}\x1f{series}",
+                None if score != score else score,  # NaN: no detector's confidence
+                signal,
+                None if r is None else str(r),
+                *(parsed[c] if c >= 0 else none)[:2],
+                probes,
+            )
+            for service, name, score, signal, r, c, series, probes in zip(
+                services,
+                names,
+                anomaly,
+                signals,
+                region.tolist(),
+                codes.tolist(),
+                series_of,
+                probes_of,
+                strict=True,
+            )
         ]
 
-    def _label_evidence(self, text: object) -> tuple[tuple, tuple]:
+    def _label_evidence(self, text: object) -> tuple[tuple, tuple, str, tuple]:
         try:
             labels = json.loads(text) if isinstance(text, str) else {}
         except ValueError:
@@ -568,7 +705,11 @@ class IncidentGrouper:
         keys = tuple(
             f"{k}={labels[k]}" for k in self.config.key_labels if labels.get(k) not in (None, "")
         )
-        return same, keys
+        series = "\x1f".join(str(labels.get(k, "")) for k in self.config.series_labels)
+        probes = tuple(
+            str(labels[k]) for k in self.config.stage_labels if labels.get(k) not in (None, "")
+        )
+        return same, keys, series, probes
 
 
 def group_incidents(

@@ -30,8 +30,9 @@ MAP = JourneyMap.model_validate(
 )
 
 
-def alerts(*rows: tuple, labels: dict | None = None) -> pd.DataFrame:
-    """(alert_id, minute fired, service[, region[, minute resolved]]) rows."""
+def alerts(*rows: tuple, labels: dict | None = None, **columns: dict) -> pd.DataFrame:
+    """(alert_id, minute fired, service[, region[, minute resolved]]) rows; `columns` give other
+    columns by alert_id (alert_name "Errors" and signal "errors" unless given)."""
     records = []
     for row in rows:
         alert_id, minute, service = row[:3]
@@ -43,6 +44,9 @@ def alerts(*rows: tuple, labels: dict | None = None) -> pd.DataFrame:
                 "fired_at": T0 + pd.Timedelta(minutes=minute),
                 "resolved_at": None if resolved is None else T0 + pd.Timedelta(minutes=resolved),
                 "service": service,
+                "alert_name": columns.get("alert_name", {}).get(alert_id, f"Errors-{alert_id}"),
+                "signal": columns.get("signal", {}).get(alert_id, "errors"),
+                "anomaly_score": columns.get("anomaly_score", {}).get(alert_id, np.nan),
                 "region": region,
                 "labels": json.dumps((labels or {}).get(alert_id, {})),
             }
@@ -114,16 +118,54 @@ def test_a_later_alert_never_changes_an_earlier_alerts_incident():
 
 
 def test_a_resolution_counts_only_from_its_time():
-    # a2 fires while a1 still fires: joins, although a1 resolved (later) before a3 fired
-    rows = alerts(("a1", 0, "db", "eu", 30), ("a2", 20, "pay", "eu", 35), ("a3", 100, "pay"))
-    config = IncidentConfig(quiet_min=600, resolved_grace_min=5)
-    got = group_incidents(rows.iloc[:2], MAP, config)
-    assert got["incident_id"].tolist() == ["inc-a1", "inc-a1"]
-    assert group_incidents(rows, MAP, config)["incident_id"].tolist() == [
-        "inc-a1",
-        "inc-a1",
-        "inc-a3",
-    ]
+    # a3 joins while a1 and a2 still fire (their resolutions are in the rows, but later)
+    rows = alerts(
+        ("a1", 0, "db", "eu", 30), ("a2", 2, "pay", "eu", 35), ("a3", 25, "web", "eu", 36)
+    )
+    config = IncidentConfig(resolved_grace_min=5)
+    assert group_incidents(rows, MAP, config)["incident_id"].tolist() == ["inc-a1"] * 3
+    later = pd.concat([rows, alerts(("a4", 50, "web"))], ignore_index=True)
+    assert group_incidents(later, MAP, config)["incident_id"].tolist()[3] == "inc-a4"
+
+
+def test_a_lone_alert_takes_new_symptoms_only_in_its_burst():
+    rows = alerts(("a1", 0, "db"), ("a2", 10, "pay"))
+    assert group_incidents(rows, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    burst = alerts(("a1", 0, "db"), ("a2", 2, "pay"), ("a3", 20, "web"))
+    assert group_incidents(burst, MAP)["incident_id"].tolist() == ["inc-a1"] * 3
+    config = IncidentConfig(confirmed_gap_min=10)
+    assert group_incidents(burst, MAP, config)["incident_id"].tolist()[2] == "inc-a3"
+
+
+def test_a_flap_is_no_second_symptom_but_a_refire_joins_a_confirmed_incident():
+    same = {"alert_name": {"a1": "Errors", "a2": "Errors", "a4": "Errors"}}
+    flap = alerts(("a1", 0, "db"), ("a2", 2, "db"), **same)
+    assert group_incidents(flap, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    refire = alerts(("a1", 0, "db", "eu", 40), ("a3", 1, "pay"), ("a4", 45, "db"), **same)
+    got = group_incidents(refire, MAP, IncidentConfig(confirmed_gap_min=5))
+    assert got["incident_id"].tolist() == ["inc-a1"] * 3
+
+
+def test_a_callers_own_saturation_stays_apart_a_callees_joins():
+    saturated = {"signal": {"a2": "saturation"}}
+    caller = alerts(("a1", 0, "pay"), ("a2", 1, "web"), **saturated)
+    assert group_incidents(caller, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    callee = alerts(("a1", 0, "pay"), ("a2", 1, "db"), **saturated)
+    assert group_incidents(callee, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
+
+
+def test_an_unsure_detector_does_not_join():
+    rows = alerts(("a1", 0, "db"), ("a2", 1, "pay"), anomaly_score={"a2": 0.2})
+    assert group_incidents(rows, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    sure = alerts(("a1", 0, "db"), ("a2", 1, "pay"), anomaly_score={"a2": 0.9})
+    assert group_incidents(sure, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
+
+
+def test_siblings_and_a_stage_probe_join():
+    siblings = alerts(("a1", 0, "cart"), ("a2", 1, "pay"))  # both call db
+    assert group_incidents(siblings, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
+    probe = alerts(("a1", 0, "pay"), ("a2", 1, "batch"), labels={"a2": {"check": "buy/pay"}})
+    assert group_incidents(probe, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
 
 
 def test_online_in_any_batching_equals_offline():
@@ -159,34 +201,39 @@ def test_ids_come_from_the_opening_alert_whatever_the_row_order():
 
 
 def test_all_alerts_resolved_closes_the_incident_after_the_grace():
-    config = IncidentConfig(resolved_grace_min=10, quiet_min=600)
-    rows = alerts(("a1", 0, "db", "eu", 5), ("a2", 12, "db", "eu", 15), ("a3", 40, "db"))
+    config = IncidentConfig(resolved_grace_min=10)
+    rows = alerts(
+        ("a1", 0, "db", "eu", 5),
+        ("a2", 1, "pay", "eu", 12),
+        ("a3", 14, "web", "eu", 16),
+        ("a4", 40, "web"),
+    )
     assert group_incidents(rows, MAP, config)["incident_id"].tolist() == [
         "inc-a1",
         "inc-a1",
-        "inc-a3",
+        "inc-a1",
+        "inc-a4",
     ]
 
 
 def test_resolve_online_closes_like_a_resolved_at_offline():
-    config = IncidentConfig(resolved_grace_min=10, quiet_min=600)
+    config = IncidentConfig(resolved_grace_min=10)
+    first = alerts(("a1", 0, "db"), ("a2", 1, "pay"))
+    control = IncidentGrouper(MAP, config)
+    control.assign(first)
+    assert control.assign(alerts(("a3", 20, "web")))["incident_id"].tolist() == ["inc-a1"]
     grouper = IncidentGrouper(MAP, config)
-    grouper.assign(alerts(("a1", 0, "db")))
-    grouper.resolve([("a1", T0 + pd.Timedelta(minutes=5))])
-    later = grouper.assign(alerts(("a2", 30, "db")))
-    assert later["incident_id"].tolist() == ["inc-a2"]
-    closed = grouper.incident("inc-a1")
-    assert closed.resolved_at == T0 + pd.Timedelta(minutes=5)
+    grouper.assign(first)
+    grouper.resolve([("a1", T0 + pd.Timedelta(minutes=5)), ("a2", T0 + pd.Timedelta(minutes=5))])
+    assert grouper.assign(alerts(("a3", 20, "web")))["incident_id"].tolist() == ["inc-a3"]
+    assert grouper.incident("inc-a1").resolved_at == T0 + pd.Timedelta(minutes=5)
 
 
 def test_a_quiet_incident_closes_even_while_an_alert_still_fires():
-    config = IncidentConfig(quiet_min=30)
-    rows = alerts(("a1", 0, "db"), ("a2", 20, "db"), ("a3", 80, "db"))
-    assert group_incidents(rows, MAP, config)["incident_id"].tolist() == [
-        "inc-a1",
-        "inc-a1",
-        "inc-a3",
-    ]
+    same = {"alert_name": {"a1": "Errors", "a3": "Errors", "a4": "Errors"}}
+    rows = alerts(("a1", 0, "db"), ("a2", 1, "pay"), ("a3", 25, "db"), ("a4", 80, "db"), **same)
+    got = group_incidents(rows, MAP, IncidentConfig(quiet_min=30))
+    assert got["incident_id"].tolist() == ["inc-a1", "inc-a1", "inc-a1", "inc-a4"]
 
 
 def test_open_incidents_are_those_neither_resolved_nor_quiet():
