@@ -25,30 +25,34 @@ TIERS = ("P1", "P2", "P3", "P4")  # highest first
 
 
 class IncidentBook:
-    def __init__(self, journey_map: JourneyMap, grouper: IncidentGrouper) -> None:
+    def __init__(self, journey_map: JourneyMap, grouper: IncidentGrouper, live) -> None:
         self.journey_map = journey_map
         self.grouper = grouper
+        self.live = live  # the worker's live state: which of the store's alert rows it has seen
         self._persisted_at = -float("inf")
 
     @classmethod
     def opened(
         cls, journey_map: JourneyMap, config: IncidentConfig | None, store, live
     ) -> IncidentBook:
-        """The grouper as it was last persisted, caught up with the alerts the store took after;
-        or, with none saved, rebuilt from the alerts and changes the store holds (a warm start or a
-        first start), as the offline grouping groups them."""
+        """The grouper as it was last persisted, caught up with the alert rows the store took
+        after it (new firings joined in fire order, resolutions applied); or, with none saved,
+        rebuilt from the alerts and changes the store holds (a warm start or a first start), as
+        the offline grouping groups them."""
         saved = store.document(STATE_DOCUMENT)
-        alerts, changes = live.mirror.alerts, live.mirror.changes
+        changes = live.mirror.changes
         if saved is not None:
-            grouper = IncidentGrouper.from_state(journey_map, config, json.loads(saved))
-            known = alerts["alert_id"].map(grouper.incident_of).notna()
-            grouper.assign(alerts[~known], changes)  # in fire order, as they came
-            closed = alerts[known & alerts["resolved_at"].notna()]
+            document = json.loads(saved)
+            grouper = IncidentGrouper.from_state(journey_map, config, document["grouper"])
+            later, _ = store.rows_since("alerts", document["alerts_seen"])
+            known = later["alert_id"].map(grouper.incident_of).notna()
+            grouper.assign(later[~known], changes)
+            closed = later[known & later["resolved_at"].notna()]
             grouper.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
         else:
             grouper = IncidentGrouper(journey_map, config)
-            grouper.assign(alerts, changes)
-        book = cls(journey_map, grouper)
+            grouper.assign(live.mirror.alerts, changes)
+        book = cls(journey_map, grouper, live)
         book.persist(store)
         return book
 
@@ -70,7 +74,8 @@ class IncidentBook:
         now = time.monotonic()
         if not force and now - self._persisted_at < PERSIST_EVERY_S:
             return
-        store.put_document(STATE_DOCUMENT, json.dumps(self.grouper.to_state()))
+        document = {"alerts_seen": self.live.seen["alerts"], "grouper": self.grouper.to_state()}
+        store.put_document(STATE_DOCUMENT, json.dumps(document))
         self._persisted_at = now
 
     # ------------------------------------------------------------------ what responders read
