@@ -89,16 +89,7 @@ def test_alertmanager_notifies_journeyrank_which_ranks_logs_forwards_and_closes(
     settings, _ = served
     home = tmp_path / "home"
     with WebhookSink() as sink:
-        service = ServiceProcess(
-            settings,
-            home,
-            {
-                "JOURNEYRANK_API_TOKEN": TOKEN,
-                "JOURNEYRANK_FORWARD_URL": sink.url,
-                "JOURNEYRANK_FORWARD_TIERS": "P1,P2,P3,P4",
-            },
-        )
-        service.start()
+        service = forwarding_service(settings, home, sink)
         try:
             am = alertmanager(f"{service.url}/rank/alertmanager")
             now = datetime.now(UTC).replace(microsecond=0)
@@ -138,16 +129,7 @@ def test_an_alertmanager_group_pages_once_even_as_it_grows_and_is_sent_again(
     settings, _ = served
     home = tmp_path / "home"
     with WebhookSink() as sink:
-        service = ServiceProcess(
-            settings,
-            home,
-            {
-                "JOURNEYRANK_API_TOKEN": TOKEN,
-                "JOURNEYRANK_FORWARD_URL": sink.url,
-                "JOURNEYRANK_FORWARD_TIERS": "P1,P2,P3,P4",
-            },
-        )
-        service.start()
+        service = forwarding_service(settings, home, sink)
         try:
             am = alertmanager(f"{service.url}/rank/alertmanager", group_by=("cluster",))
             now = datetime.now(UTC).replace(microsecond=0)
@@ -176,6 +158,21 @@ def test_an_alertmanager_group_pages_once_even_as_it_grows_and_is_sent_again(
     assert tiers == sorted(set(tiers), reverse=True), "a page only when the tier rises"
     assert len(sink.deliveries) == len(pages), "no page re-sent"
     assert {row[0] for row in early} <= {row[0] for row in everything}
+
+
+def forwarding_service(settings, home, sink: WebhookSink) -> ServiceProcess:
+    """A started `bentoml serve` that wants the token and forwards every tier to the sink."""
+    service = ServiceProcess(
+        settings,
+        home,
+        {
+            "JOURNEYRANK_API_TOKEN": TOKEN,
+            "JOURNEYRANK_FORWARD_URL": sink.url,
+            "JOURNEYRANK_FORWARD_TIERS": "P1,P2,P3,P4",
+        },
+    )
+    service.start()
+    return service
 
 
 def am_alert(
