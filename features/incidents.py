@@ -9,11 +9,13 @@ score`, evaluation and the service agree without sharing state.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 from bisect import bisect_right, insort
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -204,8 +206,7 @@ class _Open:
         return record
 
 
-@dataclass(frozen=True)
-class _AlertEvidence:
+class _AlertEvidence(NamedTuple):
     """What one alert brings to the join decision, parsed from its row once."""
 
     service: str
@@ -270,8 +271,14 @@ class IncidentGrouper:
         evidence = self._evidence(alerts)
         order = np.lexsort((ids, fired))
         out = [None] * len(alerts)
-        for i in order.tolist():
-            out[i] = self._assign_one(ids[i], int(fired[i]), int(resolved[i]), evidence[i])
+        collecting = gc.isenabled()
+        gc.disable()  # the loop makes no cycles; a collection per batch of allocations would
+        try:  # rescan every incident kept so far, which grows with the history
+            for i in order.tolist():
+                out[i] = self._assign_one(ids[i], int(fired[i]), int(resolved[i]), evidence[i])
+        finally:
+            if collecting:
+                gc.enable()
         return pd.DataFrame(out, index=alerts.index, columns=list(INCIDENT_COLUMNS)).astype(
             {"incident_size": "int64", "incident_position": "int64", "incident_root_mapped": bool}
         )
