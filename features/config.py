@@ -197,10 +197,10 @@ class IncidentConfig(_Config):
         60.0, gt=0, description="An incident with no new alert for this long is closed (quiet)."
     )
     resolved_grace_min: float = Field(
-        10.0,
+        0.0,
         ge=0,
         description="An incident whose alerts have all resolved closes after this long (a re-fire "
-        "within it still joins).",
+        "within it still joins; 0: when the last resolves).",
     )
     open_hold_min: float = Field(
         240.0, gt=0, description="A firing with no resolution yet counts as firing this long."
@@ -218,7 +218,7 @@ class IncidentConfig(_Config):
         "since its first alert); later, only re-fires of its rules join.",
     )
     join_gap_min: float = Field(
-        3.0,
+        4.0,
         ge=0,
         description="... and only this soon after its latest new symptom (a burst, not a trickle).",
     )

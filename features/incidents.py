@@ -9,11 +9,14 @@ score`, evaluation and the service agree without sharing state.
 
 from __future__ import annotations
 
+import gc
 import heapq
 import json
 from bisect import bisect_right, insort
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -204,8 +207,7 @@ class _Open:
         return record
 
 
-@dataclass(frozen=True)
-class _AlertEvidence:
+class _AlertEvidence(NamedTuple):
     """What one alert brings to the join decision, parsed from its row once."""
 
     service: str
@@ -249,6 +251,7 @@ class IncidentGrouper:
         self._changes: dict[str, list[tuple[int, str]]] = {}  # service -> (ts, change_id), sorted
         self._change_ids: set[str] = set()
         self._sweep_at = 256
+        self._closed: deque[str] = deque()  # closed incidents kept, oldest first
 
     # ------------------------------------------------------------------ public
 
@@ -270,8 +273,14 @@ class IncidentGrouper:
         evidence = self._evidence(alerts)
         order = np.lexsort((ids, fired))
         out = [None] * len(alerts)
-        for i in order.tolist():
-            out[i] = self._assign_one(ids[i], int(fired[i]), int(resolved[i]), evidence[i])
+        collecting = gc.isenabled()
+        gc.disable()  # the loop makes no cycles; a collection per batch of allocations would
+        try:  # rescan every incident kept so far, which grows with the history
+            for i in order.tolist():
+                out[i] = self._assign_one(ids[i], int(fired[i]), int(resolved[i]), evidence[i])
+        finally:
+            if collecting:
+                gc.enable()
         return pd.DataFrame(out, index=alerts.index, columns=list(INCIDENT_COLUMNS)).astype(
             {"incident_size": "int64", "incident_position": "int64", "incident_root_mapped": bool}
         )
@@ -331,8 +340,7 @@ class IncidentGrouper:
     def to_state(self) -> dict:
         """The grouper as JSON-able data: live incidents, the latest closed ones, firing alerts
         and the changes still recent enough to matter."""
-        closed = [r for r in self._incidents.values() if r.closed_at is not None]
-        kept = closed[-self.config.keep_closed :] if self.config.keep_closed else []
+        kept = [self._incidents[incident_id] for incident_id in self._closed]
         since = self._clock - self._change_window
         return {
             "version": STATE_VERSION,
@@ -365,6 +373,8 @@ class IncidentGrouper:
                 grouper._incident_of[alert_id] = record.incident_id
             if record.closed_at is None:
                 grouper._index(record)
+            else:
+                grouper._closed.append(record.incident_id)
         grouper._ends = {k: int(v) for k, v in state["ends"].items()}
         grouper._heap = [(end, alert_id) for alert_id, end in grouper._ends.items()]
         heapq.heapify(grouper._heap)
@@ -564,7 +574,7 @@ class IncidentGrouper:
             if self._ends.get(alert_id) != end:
                 continue  # superseded by an earlier resolution
             del self._ends[alert_id]
-            record = self._incidents.get(self._incident_of[alert_id])
+            record = self._incidents.get(self._incident_of.get(alert_id, ""))
             if record is not None:
                 record.firing -= 1
                 record.last_resolved = max(record.last_resolved, end)
@@ -575,7 +585,16 @@ class IncidentGrouper:
             return True
         record.closed_at = closed
         self._unindex(record)
+        self._closed.append(record.incident_id)
+        while len(self._closed) > self.config.keep_closed:
+            self._forget(self._incidents.pop(self._closed.popleft()))
         return False
+
+    def _forget(self, record: _Open) -> None:
+        """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
+        for alert_id in record.alert_ids:
+            self._incident_of.pop(alert_id, None)
+            self._ends.pop(alert_id, None)
 
     def _closing_time(self, record: _Open, now: int, firing: int, last_resolved: int) -> int | None:
         """When the incident closed, if it has by `now`: its alerts all resolved (and stayed so
@@ -646,7 +665,10 @@ class IncidentGrouper:
             else np.full(len(alerts), None, dtype=object)
         )
         if "labels" in alerts:
-            codes, distinct = pd.factorize(alerts["labels"])
+            texts = alerts["labels"].map(
+                lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
+            )  # the service passes labels as objects, files as JSON text
+            codes, distinct = pd.factorize(texts)
             parsed = [self._label_evidence(text) for text in distinct]
         else:
             codes, parsed = np.full(len(alerts), -1), []
@@ -739,7 +761,7 @@ def _datetime_ns(when: datetime) -> int:
 
 
 def _ns_datetime(ns: int) -> datetime:
-    return pd.Timestamp(ns, tz=UTC).to_pydatetime()
+    return pd.Timestamp(ns - ns % 1000, tz=UTC).to_pydatetime()  # datetime holds microseconds
 
 
 def _empty_answer(index: pd.Index) -> pd.DataFrame:

@@ -119,3 +119,23 @@ def _f1(pairs: dict[str, float]) -> float:
     precision = pairs["joint"] / pairs["predicted"] if pairs["predicted"] else 1.0
     recall = pairs["joint"] / pairs["true"] if pairs["true"] else 1.0
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def pages_per_true_incident(
+    alert_ids: pd.Series, incident_ids: pd.Series, pages: np.ndarray, truth: pd.DataFrame
+) -> float:
+    """Pages a true incident cost, over the true incidents that got any: the pages of every
+    predicted incident that holds one of its alerts (`pages`: which alerts sent a page)."""
+    known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
+    frame = pd.DataFrame(
+        {
+            "true": known["incident_id"].to_numpy(),
+            "predicted": np.asarray(incident_ids, dtype=object),
+            "pages": np.asarray(pages, dtype=np.int64),
+        }
+    )
+    per_predicted = frame.groupby("predicted")["pages"].sum()
+    overlaps = frame.dropna(subset=["true"]).drop_duplicates(["true", "predicted"])
+    per_true = overlaps["predicted"].map(per_predicted).groupby(overlaps["true"]).sum()
+    paged = per_true[per_true > 0]
+    return float(paged.mean()) if len(paged) else float("nan")

@@ -109,6 +109,12 @@ def test_an_upstream_group_key_joins_what_the_map_does_not_relate():
     assert group_incidents(rows, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
 
 
+def test_labels_as_objects_count_like_labels_as_json_text():
+    text = alerts(("a1", 0, "db", None), ("a2", 1, "pay", None), labels={"a2": {"cluster": "k2"}})
+    objects = text.assign(labels=[{"cluster": "k1"}, {"cluster": "k2"}])
+    assert group_incidents(objects, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+
+
 def test_a_later_alert_never_changes_an_earlier_alerts_incident():
     history = busy_history()
     full = group_incidents(history, MAP)
@@ -283,3 +289,14 @@ def test_times_without_a_zone_are_refused():
 def test_the_config_travels_with_the_feature_job_config():
     assert FeatureJobConfig().incidents == IncidentConfig()
     assert FeatureJobConfig(incidents={"quiet_min": 5}).incidents.quiet_min == 5
+
+
+def test_forgetting_old_closed_incidents_changes_no_answer():
+    history = busy_history()
+    kept = IncidentGrouper(MAP)
+    forgetful = IncidentGrouper(MAP, IncidentConfig(keep_closed=2))
+    pd.testing.assert_frame_equal(forgetful.assign(history), kept.assign(history))
+    first = kept.assign(history.iloc[:1])["incident_id"].iloc[0]
+    assert kept.incident(first) is not None and forgetful.incident(first) is None
+    closed = [i for i in forgetful.to_state()["incidents"] if i["closed_at"] is not None]
+    assert len(closed) == 2
