@@ -16,12 +16,12 @@ import pandas as pd
 
 from features.incidents import Incident, IncidentConfig, IncidentGrouper
 from features.journey_map import JourneyMap, trace_dependencies
+from models.incidents import TIER_ORDER, incident_summary
 
 STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
 PERSIST_EVERY_S = 2.0  # the state is written at most so often: it grows with the open incidents
 CHANGES_BEFORE = timedelta(hours=2)  # the changes shown around an incident's start
 CHANGES_AFTER = timedelta(minutes=30)
-TIERS = ("P1", "P2", "P3", "P4")  # highest first
 
 
 class IncidentBook:
@@ -102,16 +102,12 @@ class IncidentBook:
         return near.sort_values("ts", kind="stable")
 
 
-def incident_tier(tiers: list[str]) -> str:
-    """The highest of the tiers (P1 is highest)."""
-    return min(tiers, key=TIERS.index)
-
-
 def summary(incident: Incident, answers: pd.DataFrame, paged: str | None) -> dict:
-    """An incident with the impact its alerts' answers give it: the highest probability, priority
-    and tier of its alerts (as evaluation computes them offline)."""
+    """An incident with the impact its alerts' answers give it (models/incidents.py, as evaluation
+    computes it offline: the highest probability, priority and tier of its alerts)."""
     mine = answers[answers["alert_id"].isin(incident.alert_ids)]
-    probabilities = mine["impact_probability"].dropna()
+    figures = incident_summary(mine.assign(incident_id=incident.incident_id)) if len(mine) else None
+    probability = None if figures is None else figures["probability"].iloc[0]
     return {
         "incident_id": incident.incident_id,
         "started_at": incident.started_at,
@@ -121,9 +117,9 @@ def summary(incident: Incident, answers: pd.DataFrame, paged: str | None) -> dic
         "stages": list(incident.stages),
         "root_service": incident.root_service,
         "root_reason": incident.root_reason,
-        "impact_probability": float(probabilities.max()) if len(probabilities) else None,
-        "priority": float(mine["priority"].max()) if len(mine) else 0.0,
-        "tier": incident_tier(mine["tier"].tolist()) if len(mine) else TIERS[-1],
+        "impact_probability": None if pd.isna(probability) else float(probability),
+        "priority": 0.0 if figures is None else float(figures["priority"].iloc[0]),
+        "tier": TIER_ORDER[-1] if figures is None else figures["tier"].iloc[0],
         "paged": paged,
         "resolved_at": incident.resolved_at,
     }
