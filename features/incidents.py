@@ -34,6 +34,7 @@ INCIDENT_COLUMNS = (
     "incident_stages",
 )
 STATE_VERSION = 1
+LABEL_CACHE_SIZE = 50_000  # distinct label texts remembered between batches
 # how strongly an alert is tied to an incident, strongest last
 _BY_RELATION, _BY_GRAPH, _BY_RULE, _BY_KEY = 1, 2, 3, 4
 
@@ -251,6 +252,7 @@ class IncidentGrouper:
         self._changes: dict[str, list[tuple[int, str]]] = {}  # service -> (ts, change_id), sorted
         self._change_ids: set[str] = set()
         self._sweep_at = 256
+        self._label_cache: dict[str, tuple] = {}  # labels text -> what it brings, parsed once
         self._closed: deque[str] = deque()  # closed incidents kept, oldest first
 
     # ------------------------------------------------------------------ public
@@ -281,8 +283,18 @@ class IncidentGrouper:
         finally:
             if collecting:
                 gc.enable()
-        return pd.DataFrame(out, index=alerts.index, columns=list(INCIDENT_COLUMNS)).astype(
-            {"incident_size": "int64", "incident_position": "int64", "incident_root_mapped": bool}
+        columns = list(zip(*out, strict=True))
+        return pd.DataFrame(
+            {
+                name: np.asarray(values, dtype=dtype)
+                for name, values, dtype in zip(
+                    INCIDENT_COLUMNS,
+                    columns,
+                    (object, np.int64, np.int64, object, bool, object),
+                    strict=True,
+                )
+            },
+            index=alerts.index,
         )
 
     def add_changes(self, changes: pd.DataFrame) -> None:
@@ -659,35 +671,30 @@ class IncidentGrouper:
         )
 
     def _evidence(self, alerts: pd.DataFrame) -> list[_AlertEvidence]:
-        region = (
-            alerts["region"].astype(object).where(alerts["region"].notna(), None).to_numpy()
-            if "region" in alerts
-            else np.full(len(alerts), None, dtype=object)
-        )
-        if "labels" in alerts:
-            texts = alerts["labels"].map(
-                lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v
-            )  # the service passes labels as objects, files as JSON text
-            codes, distinct = pd.factorize(texts)
-            parsed = [self._label_evidence(text) for text in distinct]
-        else:
-            codes, parsed = np.full(len(alerts), -1), []
-        services = alerts["service"].astype(str).tolist()
-        names = (
-            alerts["alert_name"].astype(str).tolist()
-            if "alert_name" in alerts
-            else [""] * len(alerts)
-        )
-        anomaly = (
-            pd.to_numeric(alerts["anomaly_score"], errors="coerce").astype(float).tolist()
-            if "anomaly_score" in alerts
-            else [float("nan")] * len(alerts)
-        )
-        signals = (
-            alerts["signal"].astype(object).where(alerts["signal"].notna(), None).tolist()
-            if "signal" in alerts
-            else [None] * len(alerts)
-        )
+        n = len(alerts)
+        region = _values(alerts, "region", n)
+        labels = _values(alerts, "labels", n)
+        cache = self._label_cache
+        if len(cache) > LABEL_CACHE_SIZE:
+            cache.clear()
+        parsed, codes = [], []
+        for value in labels:
+            text = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+            if text is None:
+                codes.append(-1)  # the service passes labels as objects, files as JSON text
+                continue
+            found = cache.get(text)
+            if found is None:
+                found = cache[text] = self._label_evidence(text)
+            codes.append(len(parsed))
+            parsed.append(found)
+        codes = np.asarray(codes, dtype=np.int64)
+        services = [str(v) for v in _values(alerts, "service", n)]
+        names = [str(v) if v is not None else "" for v in _values(alerts, "alert_name", n)]
+        anomaly = [
+            float(v) if v is not None else float("nan") for v in _values(alerts, "anomaly_score", n)
+        ]
+        signals = _values(alerts, "signal", n)
         none = ((), (), "", ())
         series_of = [parsed[c][2] if c >= 0 else "" for c in codes.tolist()]
         probes_of = [parsed[c][3] if c >= 0 else () for c in codes.tolist()]
@@ -706,7 +713,7 @@ class IncidentGrouper:
                 names,
                 anomaly,
                 signals,
-                region.tolist(),
+                region,
                 codes.tolist(),
                 series_of,
                 probes_of,
@@ -762,6 +769,13 @@ def _datetime_ns(when: datetime) -> int:
 
 def _ns_datetime(ns: int) -> datetime:
     return pd.Timestamp(ns - ns % 1000, tz=UTC).to_pydatetime()  # datetime holds microseconds
+
+
+def _values(alerts: pd.DataFrame, column: str, n: int) -> list:
+    """A column as plain Python values, missing ones (absent column, None, NaN, NaT) as None."""
+    if column not in alerts:
+        return [None] * n
+    return [None if v is None or v != v else v for v in alerts[column].tolist()]
 
 
 def _empty_answer(index: pd.Index) -> pd.DataFrame:
