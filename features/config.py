@@ -202,10 +202,100 @@ class FeatureConfig(_Config):
     )
 
 
+class IncidentConfig(_Config):
+    """When a new alert joins an open incident (features/incidents.py): point in time, logged per run."""
+
+    quiet_min: float = Field(
+        60.0, gt=0, description="An incident with no new alert for this long is closed (quiet)."
+    )
+    resolved_grace_min: float = Field(
+        0.0,
+        ge=0,
+        description="An incident whose alerts have all resolved closes after this long (a re-fire "
+        "within it still joins; 0: when the last resolves).",
+    )
+    open_hold_min: float = Field(
+        240.0, gt=0, description="A firing with no resolution yet counts as firing this long."
+    )
+    max_hops: int = Field(
+        2,
+        ge=0,
+        description="A caller and its callee this many calls apart (in the map's dependencies) "
+        "may share a cause.",
+    )
+    join_min: float = Field(
+        240.0,
+        ge=0,
+        description="Through the call graph, an alert joins an incident only this young (minutes "
+        "since its first alert); later, only re-fires of its rules join.",
+    )
+    join_gap_min: float = Field(
+        4.0,
+        ge=0,
+        description="... and only this soon after its latest new symptom (a burst, not a trickle).",
+    )
+    confirm_symptoms: int = Field(
+        2,
+        ge=1,
+        description="Symptoms (alert series) fired in one burst that confirm an incident: only a "
+        "confirmed incident takes new symptoms after the burst, and re-fires.",
+    )
+    confirmed_gap_min: float = Field(
+        30.0,
+        ge=0,
+        description="A confirmed incident takes new symptoms this soon after its latest alert.",
+    )
+    series_labels: tuple[str, ...] = Field(
+        ("instance",),
+        description="With service and alert_name, the labels that make one alert series: its "
+        "re-fires join the incident while it is open.",
+    )
+    related_min: float = Field(
+        10.0,
+        ge=0,
+        description="Through a shared stage or callee, or from a service the map lacks, an alert "
+        "joins an incident only this young.",
+    )
+    symptom_signals: tuple[str, ...] = Field(
+        ("errors", "latency", "availability", "anomaly"),
+        description="Signals by which a failure shows on its callers and beside it; other signals "
+        "join only on or below the incident's root.",
+    )
+    min_anomaly_score: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A detector's alert less confident than this joins only as a re-fire or by key.",
+    )
+    same_region: bool = Field(
+        True, description="Alerts from different regions never join one incident."
+    )
+    same_labels: tuple[str, ...] = Field(
+        ("cluster", "namespace"),
+        description="Labels that, when both sides carry them and they differ, keep alerts apart.",
+    )
+    key_labels: tuple[str, ...] = Field(
+        ("groupKey", "group_key", "dedup_key", "incident_key", "fingerprint"),
+        description="Labels naming a group upstream (Alertmanager, PagerDuty): the same value joins.",
+    )
+    stage_labels: tuple[str, ...] = Field(
+        ("check",),
+        description="Labels by which a synthetic check names the stage it probes (journey/stage): "
+        "it joins an incident that puts that stage at risk.",
+    )
+    change_window_min: float = Field(
+        60.0, ge=0, description="A change this recent on a service makes it the root candidate."
+    )
+    keep_closed: int = Field(
+        2000, ge=0, description="Closed incidents kept in the persisted state (the latest)."
+    )
+
+
 class FeatureJobConfig(_Config):
-    """Everything that defines the feature table: baselines, labels and features."""
+    """Everything that defines the feature table: baselines, labels, features and incidents."""
 
     baselines: BaselineConfig = BaselineConfig()
     labels: LabelConfig = LabelConfig()
     attribution: AttributionConfig = AttributionConfig()
     features: FeatureConfig = FeatureConfig()
+    incidents: IncidentConfig = IncidentConfig()

@@ -193,6 +193,27 @@ class InferenceLog:
         frame["fired_at"] = from_ns(frame["fired_at"].to_numpy())
         return frame
 
+    def latest_answers(self, alert_ids: list[str]) -> pd.DataFrame:
+        """The latest logged answer of each of these alerts (no features); absent if never ranked."""
+        columns = ", ".join(c for c in COLUMNS if c != "features")
+        frames = []
+        with self._reader() as db:
+            for start in range(0, len(alert_ids), 500):  # SQLite's limit on bound parameters
+                chunk = list(alert_ids[start : start + 500])
+                marks = ", ".join("?" * len(chunk))
+                query = (
+                    f"SELECT {columns} FROM inference_log WHERE id IN (SELECT max(id) FROM "
+                    f"inference_log WHERE alert_id IN ({marks}) GROUP BY alert_id) ORDER BY id"
+                )
+                frames.append(pd.read_sql_query(query, db, params=chunk))
+        frame = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=[c for c in COLUMNS if c != "features"])
+        )
+        frame["fired_at"] = from_ns(frame["fired_at"].to_numpy(dtype="int64"))
+        return frame
+
     def lookup(self, alert_id: str) -> dict | None:
         """The latest logged answer for one alert, its features parsed; None if it was never ranked."""
         with self._reader() as db:

@@ -18,6 +18,8 @@ QUICK_MINUTES = (5, 15)
 REPLAY_COLUMNS = (
     "pages",
     "pages_per_day",
+    "incident_pages",
+    "incident_pages_per_day",
     "page_share",
     "episodes_paged",
     "paged_within_5m",
@@ -95,9 +97,12 @@ def replay_paging(
     stages: StageIndex,
     lead_min: float,
     days: float,
+    incidents: np.ndarray | None = None,
 ) -> Replay:
     """For each policy (a paged mask over `alerts`): pages a day, how many episodes it paged in time,
     the lost value it left unpaged, its pages that matched no episode, and its time to first page.
+    With `incidents` (the incident_id of each alert, alerts in time order), also the pages it
+    sends when an incident pages once (`incident_pages`): its first paged alert only.
 
     A page covers an episode when the alert's service reaches the episode's stage through the
     journey map and it fired between start − `lead_min` and end (the episodes' alert attachment).
@@ -115,6 +120,15 @@ def replay_paging(
         covering = np.zeros(len(alerts), dtype=bool)
         covering[hit["alert"].to_numpy()] = True
         rows[name] = _policy_row(episodes, paged, covering, minutes, days)
+        once = (
+            int(pd.Series(np.asarray(incidents, dtype=object)[paged]).nunique())
+            if incidents is not None
+            else np.nan
+        )
+        rows[name] |= {
+            "incident_pages": once,
+            "incident_pages_per_day": once / days if days > 0 else float("nan"),
+        }
     table = pd.DataFrame.from_dict(rows, orient="index")[list(REPLAY_COLUMNS)]
     first_page = pd.DataFrame(first, index=episodes["episode_id"].to_numpy())
     return Replay(table.rename_axis("policy"), first_page, matches)

@@ -71,3 +71,71 @@ def orderings_against_truth(
             ),
         }
     return pd.DataFrame(rows).T
+
+
+def grouping_against_truth(
+    alert_ids: pd.Series, incident_ids: pd.Series, truth: pd.DataFrame
+) -> dict[str, float]:
+    """Predicted incidents against the true ones: pairwise precision, recall and F1 over the
+    pairs of alerts put together (an alert of no true incident is a singleton of its own),
+    compression (1 − incidents / alerts) and the truth's own compression (its ceiling at F1 = 1)."""
+    known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
+    true = _singletons(known["incident_id"], alert_ids)
+    predicted = pd.Series(np.asarray(incident_ids, dtype=object))
+    both = _pairs(true, predicted)
+    n = len(predicted)
+    return {
+        "alerts": float(n),
+        "pairwise_precision": both["joint"] / both["predicted"] if both["predicted"] else 1.0,
+        "pairwise_recall": both["joint"] / both["true"] if both["true"] else 1.0,
+        "pairwise_f1": _f1(both),
+        "compression": 1.0 - predicted.nunique() / n if n else float("nan"),
+        "truth_compression": 1.0 - true.nunique() / n if n else float("nan"),
+    }
+
+
+def _singletons(incident_id: pd.Series, alert_ids: pd.Series) -> pd.Series:
+    own = "alert:" + pd.Series(np.asarray(alert_ids, dtype=str))
+    values = incident_id.astype(object).to_numpy()
+    return pd.Series(np.where(pd.isna(values), own.to_numpy(), values), dtype=object)
+
+
+def _pairs(true: pd.Series, predicted: pd.Series) -> dict[str, float]:
+    """Pairs of alerts in one true incident, in one predicted incident, and in both."""
+
+    def pairs(sizes: pd.Series) -> float:
+        sizes = sizes.to_numpy(np.float64)
+        return float((sizes * (sizes - 1) / 2).sum())
+
+    frame = pd.DataFrame({"true": true.to_numpy(), "predicted": predicted.to_numpy()})
+    return {
+        "true": pairs(frame.groupby("true").size()),
+        "predicted": pairs(frame.groupby("predicted").size()),
+        "joint": pairs(frame.groupby(["true", "predicted"]).size()),
+    }
+
+
+def _f1(pairs: dict[str, float]) -> float:
+    precision = pairs["joint"] / pairs["predicted"] if pairs["predicted"] else 1.0
+    recall = pairs["joint"] / pairs["true"] if pairs["true"] else 1.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def pages_per_true_incident(
+    alert_ids: pd.Series, incident_ids: pd.Series, pages: np.ndarray, truth: pd.DataFrame
+) -> float:
+    """Pages a true incident cost, over the true incidents that got any: the pages of every
+    predicted incident that holds one of its alerts (`pages`: which alerts sent a page)."""
+    known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
+    frame = pd.DataFrame(
+        {
+            "true": known["incident_id"].to_numpy(),
+            "predicted": np.asarray(incident_ids, dtype=object),
+            "pages": np.asarray(pages, dtype=np.int64),
+        }
+    )
+    per_predicted = frame.groupby("predicted")["pages"].sum()
+    overlaps = frame.dropna(subset=["true"]).drop_duplicates(["true", "predicted"])
+    per_true = overlaps["predicted"].map(per_predicted).groupby(overlaps["true"]).sum()
+    paged = per_true[per_true > 0]
+    return float(paged.mean()) if len(paged) else float("nan")

@@ -284,7 +284,7 @@ def evaluate(
     """Print the comparison table for any registered model on any data directory."""
     from features.settings import load_settings
     from pipeline.evaluate import evaluate_model
-    from pipeline.render import comparison, frame_table
+    from pipeline.render import comparison, frame_table, grouping_line
 
     with _steps("evaluating"):
         result = evaluate_model(model, data, load_settings())
@@ -300,6 +300,7 @@ def evaluate(
         ["alerts", "positives", "pr_auc", "iw_recall_at_10pct"]
     ]
     console.print(frame_table(model_rows, "the model by stage", "stage"))
+    console.print(grouping_line(result.grouping))
 
 
 @app.command()

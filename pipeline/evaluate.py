@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.loading import load_data_dir
+from features.incidents import group_incidents
+from features.loading import DataDir, load_data_dir
 from features.settings import Settings
 from features.table import build_feature_table
 from models.evaluation import Evaluation, evaluate
+from models.ranking import Ranker
 from models.registry import load_ranker_from, resolve, use_tracking
+from models.truth_metrics import grouping_against_truth
 
 DEFAULT_BUDGET = 0.10
 
@@ -20,6 +23,7 @@ class EvaluateResult:
     version: str | None
     evaluation: Evaluation
     alerts: int
+    grouping: dict[str, float]  # compression always; pairwise figures when DIR has the truth
 
 
 def evaluate_model(model_uri: str, data_dir: Path, settings: Settings) -> EvaluateResult:
@@ -44,4 +48,25 @@ def evaluate_model(model_uri: str, data_dir: Path, settings: Settings) -> Evalua
         budget,
         data.truth,
     )
-    return EvaluateResult(model_uri, version, evaluation, len(frame))
+    return EvaluateResult(
+        model_uri, version, evaluation, len(frame), grouping_quality(ranker, data)
+    )
+
+
+def grouping_quality(ranker: Ranker, data: DataDir) -> dict[str, float]:
+    """How DIR's alerts group into incidents by the ranker's incident config: alerts, incidents
+    and compression; against the simulator's truth (when present) pairwise precision, recall, F1."""
+    grouped = group_incidents(
+        data.alerts, ranker.journey_map, ranker.spec.config.incidents, data.changes
+    )
+    n, incidents = len(grouped), grouped["incident_id"].nunique()
+    quality = {
+        "alerts": float(n),
+        "incidents": float(incidents),
+        "compression": 1.0 - incidents / n if n else float("nan"),
+    }
+    if data.truth is not None:
+        quality |= grouping_against_truth(
+            data.alerts["alert_id"], grouped["incident_id"], data.truth
+        )
+    return quality

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from features.baselines import fit_baselines
+from features.config import IncidentConfig
 from features.episodes import (
     EpisodeConfig,
     attach_alerts,
@@ -22,6 +23,7 @@ from features.episodes import (
     window_losses,
 )
 from features.errors import ContractError
+from features.incidents import group_incidents
 from features.loading import DataDir, load_data_dir
 from features.settings import Settings
 from features.stages import StageIndex
@@ -168,7 +170,8 @@ def compute_outcomes(
     episodes = attach_alerts(episodes, alerts, stages, config)
     pages = _policies(data, alerts, stages, budget, ranker, model_version)
     days = (period_end - period_start) / DAY
-    replay = replay_paging(episodes, alerts, pages, stages, config.alert_lead_min, days)
+    incidents = _incident_ids(data, alerts, ranker)
+    replay = replay_paging(episodes, alerts, pages, stages, config.alert_lead_min, days, incidents)
     first = replay.first_page_min.add_prefix("min_to_page_").reset_index(drop=True)
     return Outcomes(
         period_start=period_start,
@@ -187,6 +190,15 @@ def compute_outcomes(
         model_uri=model_uri if ranker is not None else None,
         model_version=model_version,
     )
+
+
+def _incident_ids(data: DataDir, alerts: pd.DataFrame, ranker) -> np.ndarray:
+    """The period's alerts' incidents, grouped with the whole history as it stood when each
+    fired (by the model's incident config, or the default one)."""
+    config = ranker.spec.config.incidents if ranker is not None else IncidentConfig()
+    grouped = group_incidents(data.alerts, data.journey_map, config, data.changes)
+    by_alert = pd.Series(grouped["incident_id"].to_numpy(), index=data.alerts["alert_id"])
+    return by_alert.reindex(alerts["alert_id"]).to_numpy(dtype=object)
 
 
 def _policies(

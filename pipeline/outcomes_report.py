@@ -45,6 +45,8 @@ WORST_EPISODES = 25
 REPLAY_FORMATS = {
     "pages": number(0),
     "pages_per_day": number(1),
+    "incident_pages": number(0),
+    "incident_pages_per_day": number(1),
     "page_share": percent,
     "episodes_paged": percent,
     "paged_within_5m": percent,

@@ -41,3 +41,18 @@ def _cell(value) -> str:
             return "—"
         return f"{value:.3f}"
     return str(value)
+
+
+def grouping_line(grouping: dict[str, float]) -> str:
+    """Alerts → incidents in one line, with the pairwise figures when the truth was there."""
+    line = (
+        f"incidents: {int(grouping['alerts']):,} alerts → {int(grouping['incidents']):,} incidents "
+        f"(compression {grouping['compression']:.1%})"
+    )
+    if "pairwise_f1" in grouping:
+        line += (
+            f"; against the truth: pairwise precision {grouping['pairwise_precision']:.3f}, "
+            f"recall {grouping['pairwise_recall']:.3f}, F1 {grouping['pairwise_f1']:.3f} "
+            f"(the truth's own compression {grouping['truth_compression']:.1%})"
+        )
+    return line

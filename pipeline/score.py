@@ -9,6 +9,7 @@ import pandas as pd
 
 from features.build import build_features
 from features.context import build_context
+from features.incidents import group_incidents
 from features.journey_state import build_journey_state
 from features.labels import derive_impact_labels, label_history
 from features.loading import DataDir, load_alerts, load_data_dir
@@ -34,16 +35,44 @@ def score_alerts(
     policy: Policy = NO_POLICY,
 ) -> pd.DataFrame:
     """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each
-    fired_at; the policy's floors apply as they do on /rank."""
+    fired_at; the policy's floors apply as they do on /rank. Each answer carries its incident_id."""
     ranked = ranker.rank(scoring_rows(ranker, data, alerts), model_version=model_version)
-    return apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
+    ranked = apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
+    return with_incidents(ranked, alert_incidents(ranker, data, alerts))
+
+
+def alert_incidents(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
+    """The incident columns (features.incidents) of `alerts`, indexed by alert_id: grouped with
+    DIR's history as it stood when each fired, by the ranker's incident config."""
+    history = _with_history(data, alerts)
+    grouped = group_incidents(
+        history, ranker.journey_map, ranker.spec.config.incidents, data.changes
+    )
+    grouped.index = history["alert_id"].astype(str)
+    return grouped.loc[alerts["alert_id"].astype(str)]
+
+
+def with_incidents(ranked: pd.DataFrame, incidents: pd.DataFrame) -> pd.DataFrame:
+    """Answers with their incident_id (after alert_id), in their own order."""
+    ids = incidents["incident_id"].reindex(ranked["alert_id"].astype(str)).to_numpy()
+    return ranked.drop(columns="incident_id", errors="ignore").assign(incident_id=ids)[
+        [
+            "alert_id",
+            "incident_id",
+            *[c for c in ranked.columns if c not in ("alert_id", "incident_id")],
+        ]
+    ]
+
+
+def _with_history(data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat(
+        [data.alerts[~data.alerts["alert_id"].isin(alerts["alert_id"])], alerts], ignore_index=True
+    )
 
 
 def scoring_rows(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
     """What the ranker takes for `alerts`: identity columns and features as of each fired_at."""
-    history = pd.concat(
-        [data.alerts[~data.alerts["alert_id"].isin(alerts["alert_id"])], alerts], ignore_index=True
-    )
+    history = _with_history(data, alerts)
     stages = StageIndex.from_map(ranker.journey_map)
     window_ns = ranker.spec.window_ns
     journey = build_journey_state(data.journey_outcomes, stages, ranker.baselines, window_ns)
@@ -87,6 +116,7 @@ def score(
             rows = scoring_rows(ranker, data, alerts)
             ranked = rank_on_spark(spark, model_uri, rows, version or "")
         ranked = apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
+        ranked = with_incidents(ranked, alert_incidents(ranker, data, alerts))
     elif engine == "pandas":
         ranked = score_alerts(ranker, data, alerts, version or "", policy)
     else:

@@ -195,6 +195,8 @@ def from_alertmanager(
                 region=_first(labels, config.region_labels),
                 labels={
                     **labels,
+                    # Alertmanager's group: evidence that its alerts share an incident
+                    **({"groupKey": webhook.groupKey} if webhook.groupKey else {}),
                     "annotations": {**webhook.commonAnnotations, **alert.annotations},
                     **{k: v for k, v in extra.items() if v},
                     **({"values": alert.values} if alert.values else {}),

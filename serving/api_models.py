@@ -96,6 +96,10 @@ class RankedAlert(BaseModel):
         description="unmapped_service, no_live_journey_data, new_rule, policy_floor, fallback, "
         "shadow, …"
     )
+    incident_id: str = Field(
+        description="The incident it joined when it fired (`inc-` and the id of the alert that "
+        "opened it); forwarding pages once per incident, under this key."
+    )
 
 
 class ModelInfo(BaseModel):
@@ -152,3 +156,60 @@ class FeedbackIn(_In):
 
 class Stored(BaseModel):
     stored: int = Field(description="Rows stored.")
+
+
+class IncidentSummary(BaseModel):
+    """An open incident as `GET /incidents` lists it, highest priority first."""
+
+    incident_id: str
+    started_at: datetime = Field(description="When its first alert fired.")
+    last_alert_at: datetime = Field(description="When its latest alert fired.")
+    alerts: int = Field(description="Alerts in it so far.")
+    services: list[str] = Field(description="The services its alerts came from.")
+    stages: list[str] = Field(description="The journey stages at risk (`journey/stage`).")
+    root_service: str = Field(description="The root-cause candidate.")
+    root_reason: str = Field(description="Why that service is the candidate.")
+    impact_probability: float | None = Field(
+        description="The highest impact probability of its alerts; null when none was ranked."
+    )
+    priority: float = Field(description="The highest priority of its alerts.")
+    tier: Tier = Field(description="The highest tier of its alerts (P1 highest).")
+    paged: Tier | None = Field(
+        description="The tier it was paged at through forwarding; null when it was not paged."
+    )
+    resolved_at: datetime | None = Field(description="When its alerts had all resolved.")
+
+
+class IncidentAlert(BaseModel):
+    alert_id: str
+    fired_at: datetime
+    resolved_at: datetime | None
+    service: str
+    alert_name: str
+    severity: str
+    journey: str | None
+    stage: str | None
+    impact_probability: float | None
+    priority: float | None = Field(description="Its ranked priority; null if it was never ranked.")
+    tier: Tier | None
+
+
+class ChangeOut(BaseModel):
+    change_id: str
+    ts: datetime
+    service: str
+    kind: str
+    description: str | None
+
+
+class IncidentDetail(IncidentSummary):
+    """One incident in depth: its alerts in the order they fired and the changes around its start."""
+
+    alert_list: list[IncidentAlert] = Field(description="Its alerts, earliest first.")
+    changes: list[ChangeOut] = Field(
+        description="Changes to its services (or their dependencies) around its start."
+    )
+
+
+class IncidentList(BaseModel):
+    incidents: list[IncidentSummary]

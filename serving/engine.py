@@ -38,6 +38,7 @@ from serving.api_models import (
     RankedAlert,
     RankResponse,
 )
+from serving.incident_book import IncidentBook
 from serving.live import LiveState
 from serving.stores import StateStore, open_state_store
 from serving.warm import warm_start
@@ -104,6 +105,7 @@ class RankingEngine:
     journey_map: JourneyMap | None = None  # the model's map, for the rule when the model is out
     degraded: Degraded = field(default_factory=Degraded)
     settings: Settings | None = None
+    incidents: IncidentBook | None = None  # the grouper, fed under _state in the order of passes
     _reopen_at: float = 0.0
     _pruned_at: int = 0
     # A worker serves requests on several threads. The store's connection and the live mirror
@@ -170,10 +172,13 @@ class RankingEngine:
                 warm_start(store, self.ranker, warm_from, warm_until)
             live = LiveState(store, self.ranker)
             live.sync()
+            incidents = IncidentBook.opened(
+                self.ranker.journey_map, self.ranker.spec.config.incidents, store, live
+            )
         except Exception as err:
             self.degraded.note(STATE_STORE, err)
             return
-        self.store, self.live = store, live
+        self.store, self.live, self.incidents = store, live, incidents
         self.degraded.clear(STATE_STORE)
 
     @contextmanager
@@ -223,12 +228,14 @@ class RankingEngine:
         answers = request.answers
         if self.shadow:  # the model's answer is logged; the caller gets the original routing
             answers = rule_answers(frame, self.journey_map, SHADOW, self.model.version)
+            answers["incident_id"] = _incident_column(answers, request.incident_of)
         telemetry.record_ranked(answers, time.perf_counter() - started, request.lag)
         return RankResponse(ranked=_answers(answers), model=self.model)
 
     def _fail_open(self, frame: pd.DataFrame, cause: str, started: float) -> RankResponse:
         """The criticality rule's answer (floors applied), logged like any other, flagged fallback."""
         answers = rule_answers(frame, self.journey_map, FALLBACK, self.model.version, cause)
+        answers["incident_id"] = _incident_column(answers, self._incidents_of(frame))
         if not self.shadow:
             answers = self._floored(answers, frame)
         with self._logging:
@@ -236,6 +243,19 @@ class RankingEngine:
         telemetry.record_fallback(cause, len(answers))
         telemetry.record_ranked(answers, time.perf_counter() - started, None)
         return RankResponse(ranked=_answers(answers), model=self.model)
+
+    def _incidents_of(self, frame: pd.DataFrame) -> dict[str, str]:
+        """Each alert's incident for a fail-open answer: the grouper's when it can be reached, else
+        an incident of its own (pages stay one per incident either way)."""
+        if self.incidents is not None and self._state.acquire(timeout=1.0):
+            try:
+                ids = self.incidents.assign(frame)
+                return dict(zip(frame["alert_id"].tolist(), ids, strict=True))
+            except Exception:
+                pass  # the singletons below
+            finally:
+                self._state.release()
+        return {a: f"inc-{a}" for a in frame["alert_id"].tolist()}
 
     def _floored(self, answers: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
         escalation = self.journey_map.escalation_for if self.journey_map else (lambda tier: None)
@@ -259,6 +279,7 @@ class RankingEngine:
                 try:
                     self.store.put("alerts", frame)
                     self.live.sync()
+                    incident_of = self._assign_incidents(frame)
                 except Exception as err:
                     _fail(group, err, STATE_STORE)
                     return
@@ -280,6 +301,7 @@ class RankingEngine:
                 return
             try:
                 answers = self._floored(answers, frame)
+                answers["incident_id"] = _incident_column(answers, incident_of)
                 parts = _by_request(answers, group)
                 self._logging.acquire()  # taken before the next pass may start: logs keep order
             except BaseException as err:
@@ -293,8 +315,14 @@ class RankingEngine:
         finally:
             self._logging.release()
         for request, part in zip(group, parts, strict=True):
-            request.answers, request.lag = part, lag
+            request.answers, request.lag, request.incident_of = part, lag, incident_of
             request.done.set()
+
+    def _assign_incidents(self, frame: pd.DataFrame) -> dict[str, str]:
+        """The pass's alerts joined to incidents, in fire order, and the grouper persisted."""
+        ids = self.incidents.assign(frame)
+        self.incidents.persist(self.store, force=False)
+        return dict(zip(frame["alert_id"].tolist(), ids, strict=True))
 
     def _take_group(self) -> list[_Request]:
         """The oldest waiting request, and the waiting ones one pass ranks as serial ones would.
@@ -378,6 +406,9 @@ class RankingEngine:
                 frame = self._recent_outcomes(frame)
             stored = self.store.put(name, frame)
             self.live.sync()
+            if name == "changes" and self.incidents is not None:
+                self.incidents.add_changes(frame)  # evidence of a root cause from its ts on
+                self.incidents.persist(self.store, force=False)
             self._housekeeping()
             lag = self.state_lag_seconds()
         telemetry.record_state_lag(lag)
@@ -399,6 +430,9 @@ class RankingEngine:
         with self._state:
             changed = self.store.resolve(ids, when)
             self.live.sync()
+            if self.incidents is not None:
+                self.incidents.resolve(closed)
+                self.incidents.persist(self.store, force=False)
         return changed
 
     # ------------------------------------------------------------------ upkeep
@@ -428,6 +462,7 @@ class _Request:
     taken: bool = False
     answers: pd.DataFrame | None = None
     lag: float | None = None
+    incident_of: dict[str, str] = field(default_factory=dict)  # the pass's alerts' incidents
     error: BaseException | None = None
     cause: str | None = None  # set when the error is one fail-open answers for
     done: threading.Event = field(default_factory=threading.Event)
@@ -449,6 +484,10 @@ def _by_request(answers: pd.DataFrame, group: list[_Request]) -> list[pd.DataFra
     owner = {alert_id: i for i, request in enumerate(group) for alert_id in request.ids}
     of = np.array([owner[a] for a in answers["alert_id"].tolist()])
     return [answers[of == i].reset_index(drop=True) for i in range(len(group))]
+
+
+def _incident_column(answers: pd.DataFrame, incident_of: dict[str, str]) -> list[str]:
+    return [incident_of[a] for a in answers["alert_id"].tolist()]
 
 
 def _give_back_free_memory() -> None:

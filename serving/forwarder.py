@@ -1,9 +1,11 @@
-"""Forwarding: each ranked batch, filtered by tier, goes on to a webhook through the durable outbox.
+"""Forwarding: one page per incident (and per rise of its tier) goes on to a webhook through the durable outbox.
 
 Alertmanager and Grafana ignore a webhook's answer, so JourneyRank can sit in the path and send
-the alerts that matter on (an on-call tool, a chat hook) with tier, reasons and playbook attached.
-A thread delivers the outbox in order, retrying with exponential backoff while the downstream
-is away; a 4xx other than 408/429 is a refusal for good and is kept with its error.
+the incidents that matter on (an on-call tool, a chat hook) with tier, reasons and playbook
+attached. The incident is the dedup key: a later alert of an incident already paged at its tier
+joins it without a new page. A thread delivers the outbox in order, retrying with exponential
+backoff while the downstream is away; a 4xx other than 408/429 is a refusal for good and is kept
+with its error.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import httpx
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from serving.api_models import AlertIn, RankResponse
-from serving.outbox import Delivery, Outbox
+from serving.api_models import AlertIn, RankedAlert, RankResponse
+from serving.outbox import Delivery, Outbox, Page
 
 log = logging.getLogger(__name__)
 RETRYABLE_4XX = (408, 425, 429)
@@ -65,26 +67,28 @@ class Forwarder:
     # ------------------------------------------------------------------ requests' side
 
     def enqueue(self, alerts: list[AlertIn], response: RankResponse, via: str) -> int:
-        """Queue the batch's alerts in the forwarded tiers, durably; returns how many."""
+        """Queue a page, durably, for each incident of the batch whose tier is forwarded and is
+        higher than the tier it was last paged at; returns how many pages were queued."""
         chosen = [r for r in response.ranked if r.tier in self.settings.tier_set]
         if not chosen:
             return 0
         sent = {a.alert_id: a for a in alerts}
-        items = [_item(r.model_dump(mode="json"), sent.get(r.alert_id)) for r in chosen]
-        # the same alerts at the same tiers are the same delivery: a re-sent batch is not queued
-        basis = "|".join(sorted(f"{r.alert_id}:{r.tier}" for r in chosen))
-        key = hashlib.sha256(f"{response.model.version}|{basis}".encode()).hexdigest()[:32]
-        body = {
-            "idempotency_key": key,
-            "sender": "journeyrank",
-            "received_via": via,
-            "sent_at": datetime.now(UTC).isoformat(),
-            "model": response.model.model_dump(mode="json"),
-            "alerts": items,
-        }
-        self.outbox.add(key, json.dumps(body))
-        self._wake.set()
-        return len(items)
+        incidents: dict[str, list[RankedAlert]] = {}
+        for ranked in chosen:  # in the answer's order: highest priority first
+            incidents.setdefault(ranked.incident_id, []).append(ranked)
+        pages = []
+        for incident_id, members in incidents.items():
+            tier = min(r.tier for r in members)  # P1 is the highest
+            body = _page(incident_id, tier, members, sent, response, via)
+            pages.append(Page(incident_id, tier, body["idempotency_key"], json.dumps(body)))
+        queued = self.outbox.add_pages(pages)
+        if queued:
+            self._wake.set()
+        return queued
+
+    def paged_tiers(self, incident_ids: list[str]) -> dict[str, str]:
+        """The highest tier each incident was paged at (absent: not paged)."""
+        return self.outbox.paged_tiers(incident_ids)
 
     # ------------------------------------------------------------------ the delivering thread
 
@@ -161,13 +165,41 @@ class Forwarder:
         return wait
 
 
+def page_key(incident_id: str, tier: str) -> str:
+    """An incident's page at a tier is one delivery, whichever alert or request raised it."""
+    return hashlib.sha256(f"{incident_id}|{tier}".encode()).hexdigest()[:32]
+
+
+def _page(
+    incident_id: str,
+    tier: str,
+    members: list[RankedAlert],
+    sent: dict[str, AlertIn],
+    response: RankResponse,
+    via: str,
+) -> dict:
+    """The body of an incident's page: the incident (its id is the on-call tool's dedup key) and
+    the alerts of this batch that raised it, highest priority first."""
+    return {
+        "idempotency_key": page_key(incident_id, tier),
+        "sender": "journeyrank",
+        "received_via": via,
+        "sent_at": datetime.now(UTC).isoformat(),
+        "incident_id": incident_id,
+        "dedup_key": incident_id,
+        "tier": tier,
+        "model": response.model.model_dump(mode="json"),
+        "alerts": [_item(r.model_dump(mode="json"), sent.get(r.alert_id)) for r in members],
+    }
+
+
 def _item(ranked: dict, alert: AlertIn | None) -> dict:
     """A ranked alert with what the on-call tool needs to show it (name, service, severity, when)."""
     if alert is None:
-        return ranked
+        return {**ranked, "dedup_key": ranked["incident_id"]}
     return {
         **ranked,
-        "dedup_key": ranked["alert_id"],
+        "dedup_key": ranked["incident_id"],
         "alert_name": alert.alert_name,
         "service": alert.service,
         "severity": alert.severity,

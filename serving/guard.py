@@ -1,4 +1,4 @@
-"""ASGI middleware in front of every route: the bearer token on POSTs, and validation errors as 422s."""
+"""ASGI middleware in front of every route: the bearer token on POSTs and the incident routes, and validation errors as 422s."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 TOKEN_ENV = "JOURNEYRANK_API_TOKEN"
 OPEN_PATHS = ("/healthz", "/readyz", "/livez", "/metrics", "/docs", "/docs.json", "/ui")
 DASHBOARD_PATH = "/ui"
+INCIDENTS_PATH = "/incidents"  # GET routes, mounted: what they tell is as private as the POSTs
 READY_PATH = "/readyz"
 
 
 class Guard:
-    """With JOURNEYRANK_API_TOKEN set, a POST without `Authorization: Bearer <token>` gets 401.
+    """With JOURNEYRANK_API_TOKEN set, a POST or an incident route's request without
+    `Authorization: Bearer <token>` gets 401.
 
     And /readyz says when the service is degraded: still 200 (fail-open: it answers every /rank,
     with the criticality rule), with a JSON body naming each cause.
@@ -40,8 +42,11 @@ class Guard:
             if causes:
                 await _json(send, 200, {"status": "degraded", "causes": causes})
                 return
+        if scope["path"] == INCIDENTS_PATH:  # the mounted app's root, without a redirect
+            scope = {**scope, "path": INCIDENTS_PATH + "/", "raw_path": b"/incidents/"}
         token = self.token
-        if scope["method"] == "POST" and token and not self._authorized(scope, token):
+        guarded = scope["method"] == "POST" or _under(scope["path"], INCIDENTS_PATH)
+        if guarded and token and not self._authorized(scope, token):
             await _json(
                 send,
                 401,

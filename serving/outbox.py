@@ -1,8 +1,10 @@
-"""The forwarding outbox: ranked batches waiting to go downstream, durable across restarts (SQLite in home).
+"""The forwarding outbox: pages waiting to go downstream, durable across restarts (SQLite in home).
 
-A batch is committed here (synchronous=FULL) before the ranking answer leaves, and leaves the
+A page is committed here (synchronous=FULL) before the ranking answer leaves, and leaves the
 outbox only when the downstream has taken it. Each row carries an idempotency key: the same
-batch is never queued twice, and a receiver can drop a copy re-sent after a crash.
+page is never queued twice, and a receiver can drop a copy re-sent after a crash. Beside it,
+the tier each incident was last paged at, written in the same transaction: an incident pages
+again only when its tier rises, across restarts too.
 """
 
 from __future__ import annotations
@@ -28,8 +30,24 @@ CREATE TABLE IF NOT EXISTS outbox (
 );
 CREATE INDEX IF NOT EXISTS outbox_due ON outbox (due_at)
     WHERE delivered_at IS NULL AND failed_at IS NULL;
+CREATE TABLE IF NOT EXISTS pages (
+    incident_id TEXT PRIMARY KEY,
+    tier TEXT NOT NULL,                -- the highest tier it was paged at (P1 is highest)
+    key TEXT NOT NULL,                 -- that page's delivery
+    paged_at INTEGER NOT NULL          -- ns since the epoch, UTC
+);
 """
 PENDING = "delivered_at IS NULL AND failed_at IS NULL"
+
+
+@dataclass(frozen=True)
+class Page:
+    """An incident's page at a tier: what goes downstream, under its idempotency key."""
+
+    incident_id: str
+    tier: str
+    key: str
+    body: str
 
 
 @dataclass(frozen=True)
@@ -60,15 +78,46 @@ class Outbox:
     def in_home(cls, home: Path) -> Outbox:
         return cls(Path(home) / OUTBOX_FILE)
 
-    def add(self, key: str, body: str) -> bool:
-        """Queue a delivery, durably; False when one with this key is already queued or sent."""
-        now = time.time_ns()
+    def add_pages(self, pages: list[Page]) -> int:
+        """Queue each incident's page unless it was paged at this tier or a higher one (P1 < P2 ...),
+        all in one durable transaction; returns how many were queued."""
+        now, queued = time.time_ns(), 0
         with self._lock:
-            cursor = self.db.execute(
-                "INSERT OR IGNORE INTO outbox (key, body, created_at, due_at) VALUES (?, ?, ?, ?)",
-                (key, body, now, now),
-            )
-        return cursor.rowcount == 1
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                for page in pages:
+                    found = self.db.execute(
+                        "SELECT tier FROM pages WHERE incident_id = ?", (page.incident_id,)
+                    ).fetchone()
+                    if found is not None and found[0] <= page.tier:
+                        continue
+                    self.db.execute(
+                        "INSERT OR IGNORE INTO outbox (key, body, created_at, due_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (page.key, page.body, now, now),
+                    )
+                    self.db.execute(
+                        "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?)",
+                        (page.incident_id, page.tier, page.key, now),
+                    )
+                    queued += 1
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+        return queued
+
+    def paged_tiers(self, incident_ids: list[str]) -> dict[str, str]:
+        """The highest tier each of these incidents was paged at (absent: never paged)."""
+        if not incident_ids:
+            return {}
+        marks = ", ".join("?" * len(incident_ids))
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT incident_id, tier FROM pages WHERE incident_id IN ({marks})",
+                list(incident_ids),
+            ).fetchall()
+        return dict(rows)
 
     def take_due(self, limit: int, lease_s: float) -> list[Delivery]:
         """The oldest deliveries due now, leased: another taker skips them until the lease ends."""
@@ -129,9 +178,10 @@ class Outbox:
         return None if due is None else max(0.0, (due - time.time_ns()) / 1e9)
 
     def prune(self, older_than_s: float) -> int:
-        """Forget deliveries settled (delivered or refused) longer ago than this."""
+        """Forget deliveries settled (delivered or refused) and pages made longer ago than this."""
         cutoff = time.time_ns() - int(older_than_s * 1e9)
         with self._lock:
+            self.db.execute("DELETE FROM pages WHERE paged_at < ?", (cutoff,))
             return self.db.execute(
                 "DELETE FROM outbox WHERE coalesce(delivered_at, failed_at) < ?", (cutoff,)
             ).rowcount

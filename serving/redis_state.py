@@ -140,6 +140,14 @@ class RedisStateStore:
                 pipe.hincrbyfloat(positives_key, field, float(positives))
             pipe.execute()
 
+    def put_document(self, name: str, body: str) -> None:
+        """Keep one named text (the incident grouper's state), replacing the one kept before."""
+        self.redis.set(f"{self.prefix}:documents:{name}", body)
+
+    def document(self, name: str) -> str | None:
+        found = self.redis.get(f"{self.prefix}:documents:{name}")
+        return None if found is None else found.decode()
+
     def _totals_keys(self) -> tuple[str, str]:
         return f"{self.prefix}:label_totals:n", f"{self.prefix}:label_totals:positives"
 

@@ -29,7 +29,8 @@ from serving.api_models import (
     Stored,
 )
 from serving.dashboard.app import create_dashboard
-from serving.guard import DASHBOARD_PATH, Guard
+from serving.guard import DASHBOARD_PATH, INCIDENTS_PATH, Guard
+from serving.incident_routes import create_incident_routes
 
 MODEL_NAME = "journeyrank"
 WARM_FROM_ENV = "JOURNEYRANK_WARM_FROM"
@@ -189,11 +190,22 @@ def _degraded_causes() -> dict[str, str]:
     return engine.degraded_causes() if engine is not None else {}
 
 
+def _paged_tiers(incident_ids: list[str]) -> dict[str, str]:
+    """The tier each incident was paged at; none without forwarding."""
+    forwarder = getattr(bentoml.get_current_service(), "forwarder", None)
+    return forwarder.paged_tiers(incident_ids) if forwarder is not None else {}
+
+
 JourneyRank.add_asgi_middleware(Guard, degraded=_degraded_causes)
-# The dashboard reads the engine of the service instance this worker built (set by BentoML
-# before the worker takes requests).
+# The dashboard and the incident routes read the engine of the service instance this worker
+# built (set by BentoML before the worker takes requests).
 JourneyRank.mount_asgi_app(
-    create_dashboard(lambda: bentoml.get_current_service().engine), path=DASHBOARD_PATH
+    create_dashboard(lambda: bentoml.get_current_service().engine, _paged_tiers),
+    path=DASHBOARD_PATH,
+)
+JourneyRank.mount_asgi_app(
+    create_incident_routes(lambda: bentoml.get_current_service().engine, _paged_tiers),
+    path=INCIDENTS_PATH,
 )
 
 

@@ -128,6 +128,7 @@ class SqliteStateStore:
             "CREATE TABLE IF NOT EXISTS label_totals (alert_name, service, n, positives, "
             "PRIMARY KEY (alert_name, service))"
         )
+        self.db.execute("CREATE TABLE IF NOT EXISTS documents (name PRIMARY KEY, body)")
 
     @classmethod
     def in_home(cls, home: Path, retention: Retention | None = None) -> SqliteStateStore:
@@ -182,7 +183,16 @@ class SqliteStateStore:
             totals[["alert_name", "service", "n", "positives"]].itertuples(index=False, name=None),
         )
 
+    def put_document(self, name: str, body: str) -> None:
+        """Keep one named text (the incident grouper's state), replacing the one kept before."""
+        self.db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?)", (name, body))
+        self.checkpoints.written()
+
     # ------------------------------------------------------------------ reads
+
+    def document(self, name: str) -> str | None:
+        found = self.db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
+        return None if found is None else found[0]
 
     def rows_since(self, name: str, after: int) -> tuple[pd.DataFrame, int]:
         """Rows written after rowid `after`, in canonical dtypes, and the new high-water mark."""

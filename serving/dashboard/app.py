@@ -1,4 +1,5 @@
-"""The dashboard's web app: the ranked queue, journey health and a drill-down per alert (`GET /ui`).
+"""The dashboard's web app: the ranked queue by incident, journey health and a drill-down per alert
+and per incident (`GET /ui`).
 
 Read-only and offline: pages are rendered on the server (charts as inline SVG); the one script
 and style sheet ship in static/. Handlers are plain functions: Starlette runs them on its thread
@@ -31,8 +32,12 @@ _templates = Environment(
 )
 
 
-def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
-    """The dashboard app; `engine_of()` gives the service's RankingEngine when a request comes."""
+def create_dashboard(
+    engine_of: Callable[[], object],
+    paged_tiers: Callable[[list[str]], dict[str, str]] = lambda ids: {},
+) -> Starlette:
+    """The dashboard app; `engine_of()` gives the service's RankingEngine when a request comes,
+    `paged_tiers` the tier each incident was paged at (nothing without forwarding)."""
     # pandas and the engine's modules load in the worker at the first page, not where the
     # service module is only imported to read its shape (see serving/service.py)
 
@@ -46,6 +51,7 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
             engine,
             "queue.html",
             rows=rows,
+            incidents=data.queue_incidents(engine, rows),
             filters=filters,
             choices=data.filter_choices(engine),
             hours=data.QUEUE_HOURS,
@@ -55,8 +61,10 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
     def queue_api(request: Request) -> Response:
         from serving.dashboard import data
 
-        rows = data.queue(engine_of(), _filters(request))
-        return JSONResponse({"rows": rows}, headers=NO_STORE)
+        engine = engine_of()
+        rows = data.queue(engine, _filters(request))
+        incidents = data.queue_incidents(engine, rows)
+        return JSONResponse({"rows": rows, "incidents": incidents}, headers=NO_STORE)
 
     def health_page(request: Request) -> Response:
         from serving.dashboard import data, svg
@@ -93,6 +101,32 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
             curve_svg=svg.curve(detail["curve"], marker=0.0),
         )
 
+    def incident_page(request: Request) -> Response:
+        from serving.dashboard import data, svg
+
+        engine = engine_of()
+        detail = data.incident_detail(engine, request.path_params["incident_id"], paged_tiers)
+        if detail is None:
+            return _page(request, engine, "missing.html", status_code=404, what="incident")
+        events = [
+            (x, f"{name} ({tier or 'not ranked'})", svg.TIER_COLOURS.get(tier, svg.MUTED))
+            for x, name, tier in detail["alert_marks"]
+        ]
+        events += [(x, label, svg.CHANGE) for x, label in detail["change_marks"]]  # fmt: skip
+        return _page(
+            request,
+            engine,
+            "incident.html",
+            i=detail,
+            timeline_svg=svg.curve(
+                detail["curve"],
+                marker=0.0,
+                x_label="minutes from the incident's start",
+                marker_label="incident started",
+                events=events,
+            ),
+        )
+
     async def login(request: Request) -> Response:
         token = auth.configured_token()
         if token is None:
@@ -125,6 +159,7 @@ def create_dashboard(engine_of: Callable[[], object]) -> Starlette:
             Route("/", queue_page),
             Route("/health", health_page),
             Route("/alerts/{alert_id:path}", alert_page),
+            Route("/incidents/{incident_id:path}", incident_page),
             Route("/api/queue", queue_api),
             Route("/login", login, methods=["GET", "POST"]),
             Route("/logout", logout, methods=["GET", "POST"]),

@@ -1,4 +1,5 @@
-"""What the dashboard shows, read from the engine: the ranked queue, journey health, one alert in depth."""
+"""What the dashboard shows, read from the engine: the ranked queue by incident, journey health, one alert
+or incident in depth."""
 
 from __future__ import annotations
 
@@ -63,16 +64,55 @@ def queue(engine, filters: Filters, hours: float = QUEUE_HOURS) -> list[dict]:
     log = engine.log.recent(pd.Timestamp(now - int(hours * 60 * MINUTE_NS), tz="UTC"))
     log = filters.apply(log).sort_values("priority", ascending=False, kind="stable")
     ages = np.maximum(now - to_ns(log["fired_at"]), 0) / MINUTE_NS
+    incident_of = _incident_of(engine)
     return [
-        _queue_row(row, float(age))
+        _queue_row(row, float(age), incident_of(row["alert_id"]))
         for row, age in zip(log.to_dict("records"), ages.tolist(), strict=True)
     ]
 
 
-def _queue_row(row: dict, age_min: float) -> dict:
+def queue_incidents(engine, rows: list[dict]) -> list[dict]:
+    """The queue's alerts folded under their incidents, highest priority first (each incident's
+    alerts in the queue's order): the incident's tier and figures are its best alert's."""
+    folded: dict[str, list[dict]] = {}
+    for row in rows:
+        folded.setdefault(row["incident_id"], []).append(row)
+    incidents = []
+    for incident_id, members in folded.items():
+        with engine.reading():
+            found = engine.incidents.incident(incident_id) if engine.incidents else None
+        incidents.append(
+            {
+                "incident_id": incident_id,
+                "tier": min(r["tier"] for r in members),
+                "impact_probability": max(r["impact_probability"] for r in members),
+                "priority": members[0]["priority"],
+                "size": len(found.alert_ids) if found else len(members),
+                "root_service": found.root_service if found else members[0]["service"],
+                "root_reason": found.root_reason if found else "",
+                "stages": [s.replace("/", " / ") for s in found.stages] if found else [],
+                "resolved": bool(found and found.resolved_at is not None),
+                "alerts": members,
+            }
+        )
+    return incidents  # the rows come highest priority first, so do their incidents
+
+
+def _incident_of(engine):
+    grouper = engine.incidents.grouper if engine.incidents is not None else None
+
+    def of(alert_id: str) -> str:
+        found = grouper.incident_of(alert_id) if grouper is not None else None
+        return found or f"inc-{alert_id}"  # ranked before the grouper knew it: its own
+
+    return of
+
+
+def _queue_row(row: dict, age_min: float, incident_id: str) -> dict:
     reasons = json.loads(row["reasons"] or "[]")
     return {
         "alert_id": row["alert_id"],
+        "incident_id": incident_id,
         "tier": row["tier"],
         "impact_probability": float(row["impact_probability"]),
         "priority": float(row["priority"]),
@@ -257,3 +297,29 @@ def _show(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
     return str(value)
+
+
+def incident_detail(engine, incident_id: str, paged_tiers) -> dict | None:
+    """One incident: its figures, alerts and changes (as `GET /incidents/{id}` gives them) and its
+    alerts and changes on the completion curve of its highest-priority alert's stage."""
+    from serving.incident_routes import incident_detail as detail_of
+
+    found = detail_of(engine, incident_id, paged_tiers)
+    if found is None:
+        return None
+    started = pd.Timestamp(found["started_at"])
+    ranked = [a for a in found["alert_list"] if a["priority"] is not None and a["journey"]]
+    top = max(ranked, key=lambda a: a["priority"]) if ranked else None
+    curve = stage_curve(
+        engine,
+        {"journey": top["journey"], "stage": top["stage"], "fired_at": started} if top else {},
+    )
+    minutes = lambda t: (pd.Timestamp(t) - started) / pd.Timedelta(minutes=1)  # noqa: E731
+    return {
+        **found,
+        "curve_stage": f"{top['journey']} / {top['stage']}" if top else None,
+        "curve": curve,
+        "alert_marks": [(minutes(a["fired_at"]), a["alert_name"], a["tier"]) for a in found["alert_list"]],
+        "change_marks": [(minutes(c["ts"]), f"{c['kind']} {c['change_id']} on {c['service']}")
+                         for c in found["changes"]],
+    }  # fmt: skip

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 TOWARD_IMPACT, AWAY_FROM_IMPACT, NEUTRAL, OBSERVED = "#d9534f", "#5b9bd5", "#999", "#2b6cb0"
 MUTED = "#666"
+TIER_COLOURS = {"P1": "#b91c1c", "P2": "#ea580c", "P3": "#ca8a04", "P4": "#64748b"}  # as app.css
+CHANGE = "#7c3aed"
 
 
 def _text(
@@ -74,12 +76,15 @@ def curve(
     width: int = 640,
     height: int = 236,
     x_label: str = "minutes from fired_at",
+    marker_label: str = "alert fired",
+    events: Sequence[tuple[float, str, str]] = (),
 ) -> str:
-    """Observed and normal completion per window (x in minutes), a vertical line where the alert fired."""
+    """Observed and normal completion per window (x in minutes), a vertical line at `marker` (where
+    the alert fired), and `events` (x, label, colour) as ticks along the foot, each titled."""
     if not points:
         return '<p class="note">No journey outcomes around this alert in the live state.</p>'
     pad_l, pad_r, pad_b, pad_t = 44, 10, 46, 14
-    xs = [p[0] for p in points]
+    xs = [p[0] for p in points] + [e[0] for e in events]
     ys = [v for p in points for v in p[1:] if v is not None]
     x_lo, x_hi = min(*xs, marker), max(*xs, marker)
     y_lo, y_hi = (min(ys), max(ys)) if ys else (0.0, 1.0)
@@ -111,12 +116,18 @@ def curve(
         _text(
             px(marker) + (-4 if right_half else 4),
             pad_t + 10,
-            "alert fired",
+            marker_label,
             size=10,
             anchor="end" if right_half else "start",
             colour=TOWARD_IMPACT,
         ),
     ]
+    for x_at, label, colour in events:
+        parts.append(
+            f'<line class="event" x1="{px(x_at):.1f}" x2="{px(x_at):.1f}" y1="{bottom - 14:.1f}" '
+            f'y2="{bottom:.1f}" stroke="{colour}" stroke-width="3">'
+            f"<title>{html.escape(label)} ({x_at:+.0f} min)</title></line>"
+        )
     for v in (y_lo, (y_lo + y_hi) / 2, y_hi):
         parts.append(_text(pad_l - 4, py(v) + 4, f"{v:.0%}", size=10, anchor="end", colour=MUTED))
     min_gap = 0.06 * (x_hi - x_lo)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from benchmarks.quality import ORDERINGS, cut_data_dir, ratios, run_world, summarise
+from benchmarks.quality import (
+    ORDERINGS,
+    cut_data_dir,
+    ratios,
+    run_world,
+    summarise,
+    summarise_grouping,
+)
 from features.loading import load_data_dir
 from pipeline.simulate import SimulationConfig, simulate
 
@@ -50,3 +57,14 @@ def test_a_cut_directory_holds_only_what_was_known_at_the_cutoff(tmp_path):
     assert cut.alerts["fired_at"].max() < cutoff
     assert (cut.journey_outcomes["window_start"] + cut.window).max() <= cutoff
     assert set(cut.truth["alert_id"]) == set(cut.alerts["alert_id"])
+
+
+def test_the_grouping_is_judged_against_the_true_incidents(saas_run):
+    grouping = saas_run.grouping
+    assert grouping["alerts"] == saas_run.scored_alerts
+    assert 0 < grouping["pairwise_precision"] <= 1 and 0 < grouping["pairwise_recall"] <= 1
+    # an incident pages once: never more pages per true incident than when every alert pages
+    assert grouping["pages_per_true_incident"] <= grouping["alert_pages_per_true_incident"]
+    summary = summarise_grouping([saas_run])
+    assert list(summary.index) == ["saas", "WORST WORLD", "goal"]
+    assert summary.loc["goal", "pairwise_f1"] == 0.9

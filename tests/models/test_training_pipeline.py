@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
+from features.incidents import group_incidents
 from features.loading import load_data_dir
 from features.settings import Settings, settings_at
 from models.config import LightGBMConfig, TrainConfig
@@ -94,6 +95,9 @@ def test_evaluate_prints_the_table_for_a_registered_model(first, settings, sampl
         result.evaluation.table.loc[MODEL, "pr_auc"]
         > result.evaluation.table.loc["severity", "pr_auc"]
     )
+    grouping = result.grouping  # the sample carries the simulator's truth
+    assert grouping["incidents"] < grouping["alerts"]
+    assert 0 < grouping["pairwise_f1"] <= 1 and 0 < grouping["compression"] < 1
 
 
 def test_scoring_one_at_a_time_equals_scoring_all_at_once(first, sample_dir):
@@ -109,12 +113,25 @@ def test_scoring_one_at_a_time_equals_scoring_all_at_once(first, sample_dir):
     np.testing.assert_allclose(alone["priority"], together["priority"], rtol=1e-12)
     assert (
         (
-            alone[["tier", "stage", "reasons", "playbook"]].fillna("")
-            == together[["tier", "stage", "reasons", "playbook"]].fillna("")
+            alone[["tier", "stage", "reasons", "playbook", "incident_id"]].fillna("")
+            == together[["tier", "stage", "reasons", "playbook", "incident_id"]].fillna("")
         )
         .all()
         .all()
     )
+
+
+def test_scored_alerts_carry_the_incident_the_history_groups_them_into(first, sample_dir):
+    data = load_data_dir(sample_dir)
+    alerts = data.alerts.iloc[-300:]
+    ranked = score_alerts(first.ranker, data, alerts)
+    assert list(ranked.columns[:2]) == ["alert_id", "incident_id"]
+    grouped = group_incidents(
+        data.alerts, first.ranker.journey_map, first.ranker.spec.config.incidents, data.changes
+    )
+    expected = pd.Series(grouped["incident_id"].to_numpy(), index=data.alerts["alert_id"])
+    assert (ranked["incident_id"].to_numpy() == expected.loc[ranked["alert_id"]].to_numpy()).all()
+    assert ranked["incident_id"].nunique() < len(ranked)
 
 
 def test_promote_moves_the_champion_and_records_why(first, settings, client):

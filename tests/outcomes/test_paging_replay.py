@@ -136,3 +136,15 @@ def test_the_report_renders_with_and_without_episodes(quiet):
     figures = set(FIGURES) - ({"worst_stage_timeline", "costliest_episode"} if quiet else set())
     assert set(payload["figures"]) == figures
     assert page.count("<img ") == len(figures)
+
+
+def test_an_incident_pages_once_however_many_of_its_alerts_page(episodes):
+    incidents = np.array(["i-pay", "i-pay", "i-cart", "i-cart", "i-noise", "i-pay"])
+    everything = {PAGE_EVERYTHING: np.ones(len(FIRED), bool)}
+    row = replay_paging(episodes, FIRED, everything, STAGES, LEAD, DAYS, incidents).table.loc[
+        PAGE_EVERYTHING
+    ]
+    assert row["pages"] == len(FIRED) and row["incident_pages"] == 3
+    assert row["incident_pages_per_day"] == pytest.approx(3 / DAYS)
+    without = replay(episodes, **everything).table.loc[PAGE_EVERYTHING]
+    assert np.isnan(without["incident_pages"])

@@ -21,6 +21,7 @@ class LoadResult:
     requests: int = 0
     errors: int = 0  # answered with a status other than 200, or not answered
     acknowledged: set[str] = field(default_factory=set)  # alert ids of 200 answers
+    answered: dict[str, tuple[str, str]] = field(default_factory=dict)  # id: (incident, tier)
     seconds: float = 0.0
     error_kinds: dict[str, int] = field(default_factory=dict)
 
@@ -61,7 +62,11 @@ def run_load(
                 with lock:
                     result.requests += 1
                     if kind is None:
-                        result.acknowledged.update(r["alert_id"] for r in answer.json()["ranked"])
+                        ranked = answer.json()["ranked"]
+                        result.acknowledged.update(r["alert_id"] for r in ranked)
+                        result.answered.update(
+                            (r["alert_id"], (r["incident_id"], r["tier"])) for r in ranked
+                        )
                     else:
                         result.errors += 1
                         result.error_kinds[kind] = result.error_kinds.get(kind, 0) + 1

@@ -28,12 +28,12 @@ def alertmanager_binary() -> str:
     return found
 
 
-def alertmanager_config(webhook_url: str) -> dict:
+def alertmanager_config(webhook_url: str, group_by: tuple[str, ...] = ("alertname",)) -> dict:
     """Notify JourneyRank at once, and again when resolved (short group_wait and interval)."""
     return {
         "route": {
             "receiver": "journeyrank",
-            "group_by": ["alertname"],
+            "group_by": list(group_by),
             "group_wait": "1s",
             "group_interval": "1s",
             "repeat_interval": "1h",
@@ -61,9 +61,9 @@ def alertmanager(tmp_path):
     url = f"http://127.0.0.1:{port}"
     processes: list[subprocess.Popen] = []
 
-    def start(webhook_url: str) -> str:
+    def start(webhook_url: str, group_by: tuple[str, ...] = ("alertname",)) -> str:
         config = tmp_path / "alertmanager.yml"
-        config.write_text(yaml.safe_dump(alertmanager_config(webhook_url)))
+        config.write_text(yaml.safe_dump(alertmanager_config(webhook_url, group_by)))
         command = [
             binary,
             f"--config.file={config}",
@@ -89,16 +89,7 @@ def test_alertmanager_notifies_journeyrank_which_ranks_logs_forwards_and_closes(
     settings, _ = served
     home = tmp_path / "home"
     with WebhookSink() as sink:
-        service = ServiceProcess(
-            settings,
-            home,
-            {
-                "JOURNEYRANK_API_TOKEN": TOKEN,
-                "JOURNEYRANK_FORWARD_URL": sink.url,
-                "JOURNEYRANK_FORWARD_TIERS": "P1,P2,P3,P4",
-            },
-        )
-        service.start()
+        service = forwarding_service(settings, home, sink)
         try:
             am = alertmanager(f"{service.url}/rank/alertmanager")
             now = datetime.now(UTC).replace(microsecond=0)
@@ -113,10 +104,12 @@ def test_alertmanager_notifies_journeyrank_which_ranks_logs_forwards_and_closes(
             logged = wait_for(lambda: _logged(home, names), 60, "the alerts in the inference log")
             assert {row[1] for row in logged} == names
             assert all(row[0].startswith("prometheus:") for row in logged)
-            wait_for(lambda: {a["alert_name"] for a in _forwarded(sink)} == names, 30, "forward")
+            incidents = wait_for(lambda: _incidents(service.url, logged), 30, "the incidents")
+            wait_for(lambda: set(incidents.values()) <= {i for i, _ in sink.pages()}, 30, "pages")
             forwarded = _forwarded(sink)
             assert all(a["tier"] in {"P1", "P2", "P3", "P4"} and a["reasons"] for a in forwarded)
-            assert {a["alert_id"] for a in forwarded} == {row[0] for row in logged}
+            assert {a["alert_id"] for a in forwarded} <= {row[0] for row in logged}
+            assert all(a["dedup_key"] == a["incident_id"] for a in forwarded)
 
             ended = [{**a, "endsAt": _iso(datetime.now(UTC))} for a in alerts]
             assert httpx.post(f"{am}/api/v2/alerts", json=ended, timeout=10).status_code == 200
@@ -128,10 +121,67 @@ def test_alertmanager_notifies_journeyrank_which_ranks_logs_forwards_and_closes(
         assert len(_logged(home, names)) == len(names)
 
 
-def am_alert(name: str, service: str, severity: str, starts: datetime) -> dict:
+def test_an_alertmanager_group_pages_once_even_as_it_grows_and_is_sent_again(
+    served, tmp_path, alertmanager
+):
+    """Alerts of one cluster, grouped by Alertmanager: one incident, paged once per tier rise;
+    the group's next notification (every alert again, and one more) adds no page at a tier."""
+    settings, _ = served
+    home = tmp_path / "home"
+    with WebhookSink() as sink:
+        service = forwarding_service(settings, home, sink)
+        try:
+            am = alertmanager(f"{service.url}/rank/alertmanager", group_by=("cluster",))
+            now = datetime.now(UTC).replace(microsecond=0)
+            first = [
+                am_alert("PaymentsErrors", "payments", "critical", now),
+                am_alert("CheckoutLatencyHigh", "checkout-api", "page", now),
+                am_alert("CheckoutErrors", "checkout-api", "warning", now),
+            ]
+            assert httpx.post(f"{am}/api/v2/alerts", json=first, timeout=10).status_code == 200
+            names = {a["labels"]["alertname"] for a in first}
+            early = wait_for(lambda: _logged(home, names), 60, "the first notification ranked")
+            later = am_alert("CartSlow", "cart", "warning", now)
+            assert httpx.post(f"{am}/api/v2/alerts", json=[later], timeout=10).status_code == 200
+            everything = wait_for(
+                lambda: _logged(home, {*names, "CartSlow"}, times=2), 60, "the group again"
+            )
+            incidents = _incidents(service.url, everything)
+            time.sleep(2)  # time for a page that should not come
+        finally:
+            service.stop()
+    assert len(set(incidents.values())) == 1, incidents
+    (incident,) = set(incidents.values())
+    pages = sink.pages()
+    assert {i for i, _ in pages} == {incident}
+    tiers = [t for _, t in pages]
+    assert tiers == sorted(set(tiers), reverse=True), "a page only when the tier rises"
+    assert len(sink.deliveries) == len(pages), "no page re-sent"
+    assert {row[0] for row in early} <= {row[0] for row in everything}
+
+
+def forwarding_service(settings, home, sink: WebhookSink) -> ServiceProcess:
+    """A started `bentoml serve` that wants the token and forwards every tier to the sink."""
+    service = ServiceProcess(
+        settings,
+        home,
+        {
+            "JOURNEYRANK_API_TOKEN": TOKEN,
+            "JOURNEYRANK_FORWARD_URL": sink.url,
+            "JOURNEYRANK_FORWARD_TIERS": "P1,P2,P3,P4",
+        },
+    )
+    service.start()
+    return service
+
+
+def am_alert(
+    name: str, service: str, severity: str, starts: datetime, cluster: str = "k8s-eu"
+) -> dict:
     """An alert as Prometheus posts it to Alertmanager's API (v2)."""
+    labels = {"alertname": name, "service": service, "severity": severity, "region": "eu"}
     return {
-        "labels": {"alertname": name, "service": service, "severity": severity, "region": "eu"},
+        "labels": {**labels, "cluster": cluster},
         "annotations": {"summary": f"{name} on {service}"},
         "startsAt": _iso(starts),
         "endsAt": _iso(starts + timedelta(hours=1)),
@@ -160,14 +210,30 @@ def _iso(when: datetime) -> str:
     return when.isoformat().replace("+00:00", "Z")
 
 
-def _logged(home, names: set[str]) -> list[tuple]:
+def _logged(home, names: set[str], times: int = 1) -> list[tuple]:
+    """The log's rows of these alerts, once every name is in it (and some name `times` times)."""
     path = home / "inference_log.sqlite"
     if not path.exists():
         return []
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT alert_id, alert_name, tier FROM inference_log").fetchall()
     found = [r for r in rows if r[1] in names]
-    return found if {r[1] for r in found} == names else []
+    counts = [sum(r[1] == n for r in found) for n in names]
+    return found if {r[1] for r in found} == names and max(counts) >= times else []
+
+
+def _incidents(url: str, logged: list[tuple]) -> dict[str, str]:
+    """Each logged alert's incident, as `GET /incidents` has them (empty until all are there)."""
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    listed = httpx.get(f"{url}/incidents", headers=headers, timeout=10).json()["incidents"]
+    of = {}
+    for incident in listed:
+        detail = httpx.get(
+            f"{url}/incidents/{incident['incident_id']}", headers=headers, timeout=10
+        )
+        of.update({a["alert_id"]: incident["incident_id"] for a in detail.json()["alert_list"]})
+    wanted = {row[0] for row in logged}
+    return {a: i for a, i in of.items() if a in wanted} if wanted <= set(of) else {}
 
 
 def _forwarded(sink: WebhookSink) -> list[dict]:

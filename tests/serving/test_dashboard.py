@@ -23,13 +23,36 @@ def ranked(client, sample_dir):
     return [a["alert_id"] for a in response.json()["ranked"]]
 
 
-def test_queue_lists_the_ranked_alerts_in_the_order_rank_gave(client, ranked):
-    rows = client.get("/ui/api/queue").json()["rows"]
+def test_queue_folds_the_ranked_alerts_under_their_incidents(client, ranked):
+    queue = client.get("/ui/api/queue").json()
+    rows, incidents = queue["rows"], queue["incidents"]
     assert [r["alert_id"] for r in rows] == ranked
+    folded = [a["alert_id"] for i in incidents for a in i["alerts"]]
+    assert sorted(folded) == sorted(ranked) and len(incidents) < len(ranked)
+    for incident in incidents:  # each incident's alerts keep the queue's order
+        mine = [a["alert_id"] for a in incident["alerts"]]
+        assert mine == [r for r in ranked if r in mine]
+        assert incident["tier"] == min(a["tier"] for a in incident["alerts"])
+    priorities = [i["priority"] for i in incidents]
+    assert priorities == sorted(priorities, reverse=True)
     page = client.get("/ui/")
     assert page.status_code == 200
-    assert page.text.count('class="row tier-') == len(ranked)
-    assert page.text.index(ranked[0]) < page.text.index(ranked[-1])
+    assert page.text.count('class="row member tier-') == len(ranked)
+    assert page.text.count('class="incident-head tier-') == len(incidents)
+    assert page.text.index(incidents[0]["incident_id"]) < page.text.index(ranked[-1])
+
+
+def test_an_incident_drill_down_shows_its_alerts_on_the_curve_and_its_changes(client, ranked):
+    incidents = client.get("/ui/api/queue").json()["incidents"]
+    biggest = max(incidents, key=lambda i: len(i["alerts"]))
+    page = client.get(f"/ui/incidents/{biggest['incident_id']}")
+    assert page.status_code == 200
+    assert biggest["root_service"] in page.text and 'id="changes"' in page.text
+    for alert in biggest["alerts"]:
+        assert f'data-alert="{alert["alert_id"]}"' in page.text
+    assert page.text.count('<line class="event"') >= len(biggest["alerts"])
+    missing = client.get("/ui/incidents/inc-nothing")
+    assert missing.status_code == 404 and "No incident with that id" in missing.text
 
 
 def test_ui_without_a_slash_leads_to_the_queue(client):
@@ -46,7 +69,7 @@ def test_filters_narrow_the_queue(client, ranked):
     assert {r["tier"] for r in by_tier} == {tier}
     journey = next(r["journey"] for r in rows if r["journey"])
     by_journey = client.get("/ui/", params={"journey": journey}).text
-    assert by_journey.count('class="row tier-') == sum(r["journey"] == journey for r in rows)
+    assert by_journey.count('class="row member tier-') == sum(r["journey"] == journey for r in rows)
 
 
 def test_health_shows_a_funnel_for_every_journey_of_the_map(client, ranked):

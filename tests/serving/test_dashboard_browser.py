@@ -147,6 +147,24 @@ def queue_ids(page) -> list[str]:
     return page.eval_on_selector_all("#queue tr.row", "rows => rows.map(r => r.dataset.alert)")
 
 
+def queue_incidents(page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#queue tbody.incident", "bodies => bodies.map(b => b.dataset.incident)"
+    )
+
+
+def counted(answers: list[dict]) -> str:
+    """What the queue's count says for these answers."""
+    return f"{len({a['incident_id'] for a in answers})} incidents, {len(answers)} alerts"
+
+
+def in_queue_order(answers: list[dict]) -> list[str]:
+    """The alert ids as the queue shows them: by incident (the incident of the highest-priority
+    alert first), each incident's alerts in /rank's order."""
+    incidents = list(dict.fromkeys(a["incident_id"] for a in answers))
+    return [a["alert_id"] for i in incidents for a in answers if a["incident_id"] == i]
+
+
 def test_the_ui_asks_for_the_token_once_and_keeps_only_a_cookie(server, browser):
     url = server.url
     context = browser.new_context()
@@ -174,11 +192,18 @@ def test_the_ui_asks_for_the_token_once_and_keeps_only_a_cookie(server, browser)
     assert TOKEN not in server.log.read_text()
 
 
-def test_the_queue_shows_the_alerts_in_the_order_rank_gave(server, page):
-    url, ranked = server.url, server.ranked
+def test_the_queue_shows_incidents_with_their_alerts_folded_under_them(server, page):
+    url, answers = server.url, server.answers
     page.goto(f"{url}/ui/")
-    assert queue_ids(page) == ranked
-    assert page.inner_text("#count") == f"{len(ranked)} alerts"
+    assert queue_ids(page) == in_queue_order(answers)
+    assert queue_incidents(page) == list(dict.fromkeys(a["incident_id"] for a in answers))
+    assert page.inner_text("#count") == counted(answers)
+    assert page.locator("#queue tr.member:visible").count() == 0  # folded
+    biggest = max(queue_incidents(page), key=lambda i: sum(a["incident_id"] == i for a in answers))
+    body = page.locator(f"#queue tbody.incident[data-incident='{biggest}']")
+    body.locator("button.fold").click()
+    mine = [a["alert_id"] for a in answers if a["incident_id"] == biggest]
+    assert body.locator("tr.member:visible").count() == len(mine) > 1
     shoot(page, "queue")
 
 
@@ -186,11 +211,12 @@ def test_a_filter_narrows_the_queue_in_place(server, page):
     url, ranked, answers = server.url, server.ranked, server.answers
     page.goto(f"{url}/ui/")
     tier = answers[-1]["tier"]
-    expected = [a["alert_id"] for a in answers if a["tier"] == tier]
+    chosen = [a for a in answers if a["tier"] == tier]
+    expected = in_queue_order(chosen)
     assert len(expected) < len(ranked)
     page.select_option("#filter-tier", tier)
     page.wait_for_function(
-        "n => document.getElementById('count').textContent === n + ' alerts'", arg=len(expected)
+        "text => document.getElementById('count').textContent === text", arg=counted(chosen)
     )
     assert queue_ids(page) == expected
     assert f"tier={tier}" in page.url  # the filtered view can be shared and reloaded
@@ -199,16 +225,17 @@ def test_a_filter_narrows_the_queue_in_place(server, page):
     assert queue_ids(page) == expected
     journey = next(a["journey"] for a in answers if a["tier"] == tier and a["journey"])
     page.select_option("#filter-journey", journey)
-    both = [a["alert_id"] for a in answers if a["tier"] == tier and a["journey"] == journey]
+    both = [a for a in answers if a["tier"] == tier and a["journey"] == journey]
     page.wait_for_function(
-        "n => document.getElementById('count').textContent === n + ' alerts'", arg=len(both)
+        "text => document.getElementById('count').textContent === text", arg=counted(both)
     )
-    assert queue_ids(page) == both
+    assert queue_ids(page) == in_queue_order(both)
 
 
 def test_clicking_a_row_opens_its_drill_down(server, page):
     url, ranked, answers = server.url, server.ranked, server.answers
     page.goto(f"{url}/ui/")
+    page.click(f"#queue tbody.incident[data-incident='{answers[0]['incident_id']}'] button.fold")
     page.click(f"#queue tr.row[data-alert='{ranked[0]}'] td.playbook")
     page.wait_for_url(f"{url}/ui/alerts/{ranked[0]}")
     assert page.get_attribute("#alert-title", "data-alert") == ranked[0]
@@ -220,6 +247,23 @@ def test_clicking_a_row_opens_its_drill_down(server, page):
         assert first["playbook"] in page.inner_text("#playbook")
     assert first["route"] in page.inner_text("#route")
     shoot(page, "alert")
+
+
+def test_an_incident_opens_its_drill_down_with_the_timeline_root_cause_and_changes(server, page):
+    url, answers = server.url, server.answers
+    incident = answers[0]["incident_id"]
+    page.goto(f"{url}/ui/")
+    page.click(f"#queue tbody.incident[data-incident='{incident}'] a.incident-link")
+    page.wait_for_url(f"{url}/ui/incidents/{incident}")
+    assert page.get_attribute("#incident-title", "data-incident") == incident
+    mine = {a["alert_id"] for a in answers if a["incident_id"] == incident}
+    shown = page.eval_on_selector_all("#alerts tr.member", "rows => rows.map(r => r.dataset.alert)")
+    assert mine <= set(shown)
+    assert page.inner_text("#root").strip()
+    assert page.is_visible("#changes")
+    if page.locator("svg[aria-label='completion rate']").count():
+        assert page.locator("svg line.event").count() >= len(shown)
+    shoot(page, "incident")
 
 
 def test_journey_health_draws_a_funnel_per_journey(server, page):
@@ -242,6 +286,7 @@ def test_the_queue_refreshes_itself(server, page, sample_dir):
     page.clock.install()  # the page's timers run when the test moves the clock, not in real time
     page.goto(f"{url}/ui/")
     assert len(queue_ids(page)) == len(ranked)
+    before = page.inner_text("#count")
     late = {**json.loads((sample_dir / INCOMING_FILE).read_text())["alerts"][-1]}
     late["alert_id"] = "alrt-dashboard-refresh"
     headers = {"authorization": f"Bearer {TOKEN}"}
@@ -250,6 +295,7 @@ def test_the_queue_refreshes_itself(server, page, sample_dir):
     ).raise_for_status()
     page.clock.run_for(REFRESH_S * 1000 + 1000)
     page.wait_for_function(
-        "n => document.getElementById('count').textContent === n + ' alerts'", arg=len(ranked) + 1
+        "before => document.getElementById('count').textContent !== before", arg=before
     )
+    assert page.inner_text("#count").endswith(f"{len(ranked) + 1} alerts")
     assert "alrt-dashboard-refresh" in queue_ids(page)

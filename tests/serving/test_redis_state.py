@@ -105,6 +105,15 @@ def test_outcomes_latest_label_totals_and_prune_answer_as_sqlite_does(store, sam
     assert store.count("outcomes") == len(kept) and store.integrity() == "ok"
 
 
+def test_a_document_is_kept_replaced_and_absent_until_written(store):
+    """The incident grouper's state is one named document (serving/incident_book.py)."""
+    assert store.document("incidents") is None
+    store.put_document("incidents", '{"version": 1}')
+    store.put_document("incidents", '{"version": 2, "text": "é"}')
+    assert store.document("incidents") == '{"version": 2, "text": "é"}'
+    assert store.document("other") is None
+
+
 def test_the_factory_picks_the_store_by_url(tmp_path, redis_url):
     assert isinstance(open_state_store(Settings(home=tmp_path)), SqliteStateStore)
     chosen = open_state_store(Settings(home=tmp_path, state_url=fresh_url(redis_url)))

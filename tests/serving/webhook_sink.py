@@ -75,3 +75,7 @@ class WebhookSink:
 
     def processed_alert_ids(self) -> list[str]:
         return [a["alert_id"] for body in self.unique_deliveries().values() for a in body["alerts"]]
+
+    def pages(self) -> list[tuple[str, str]]:
+        """(incident_id, tier) of each page a receiver that drops copies by key keeps, in arrival order."""
+        return [(body["incident_id"], body["tier"]) for body in self.unique_deliveries().values()]

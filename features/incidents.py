@@ -1,0 +1,792 @@
+"""Incidents: alerts that share a cause, grouped point in time — one definition offline and online.
+
+An alert joins an open incident only from what was known when it fired: the incident's earlier
+alerts as they stood then (a resolution counts from its time), the map's call graph, the alert's
+region and labels, and earlier changes. A later alert never changes an earlier alert's incident,
+and the incident id is the opening alert's (`inc-<alert_id>`), so the feature job, `journeyrank
+score`, evaluation and the service agree without sharing state.
+"""
+
+from __future__ import annotations
+
+import gc
+import heapq
+import json
+from bisect import bisect_right, insort
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from features.config import IncidentConfig
+from features.journey_map import JourneyMap, trace_dependencies
+
+NS_PER_MIN = 60 * 10**9
+INCIDENT_COLUMNS = (
+    "incident_id",
+    "incident_size",
+    "incident_position",
+    "incident_root_service",
+    "incident_root_mapped",
+    "incident_stages",
+)
+STATE_VERSION = 1
+LABEL_CACHE_SIZE = 50_000  # distinct label texts remembered between batches
+# how strongly an alert is tied to an incident, strongest last
+_BY_RELATION, _BY_GRAPH, _BY_RULE, _BY_KEY = 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One incident as it stands: its alerts, services, stages at risk and root-cause candidate."""
+
+    incident_id: str
+    started_at: datetime
+    last_alert_at: datetime
+    alert_ids: tuple[str, ...]
+    services: tuple[str, ...]
+    stages: tuple[str, ...]
+    root_service: str
+    root_reason: str
+    resolved_at: datetime | None
+
+
+class _Topology:
+    """The map's call graph as neighbourhoods: which services may share a cause, which is deeper."""
+
+    def __init__(self, journey_map: JourneyMap, max_hops: int) -> None:
+        self._calls = journey_map.dependencies
+        self._called_by: dict[str, list[str]] = {}
+        for caller, callees in self._calls.items():
+            for callee in callees:
+                self._called_by.setdefault(callee, []).append(caller)
+        self._max_hops = max_hops
+        links = journey_map.service_stage_links()
+        self._stages: dict[str, tuple[str, ...]] = {
+            str(service): tuple(dict.fromkeys(group["journey"] + "/" + group["stage"]))
+            for service, group in links.groupby("service", sort=False)
+        }
+        self._below: dict[str, frozenset[str]] = {}
+        self._near: dict[str, tuple[str, ...]] = {}
+        self._cone: dict[str, frozenset[str]] = {}
+
+    def below(self, service: str) -> frozenset[str]:
+        """Services `service` calls within the hop limit (itself excluded)."""
+        found = self._below.get(service)
+        if found is None:
+            found = self._within(service, self._calls)
+            self._below[service] = found
+        return found
+
+    def near(self, service: str) -> tuple[str, ...]:
+        """The service, what it calls and what calls it, within the hop limit."""
+        found = self._near.get(service)
+        if found is None:
+            above = self._within(service, self._called_by)
+            found = (service, *sorted(self.below(service) | above))
+            self._near[service] = found
+        return found
+
+    def cone(self, service: str) -> frozenset[str]:
+        """The service and what it calls within the hop limit: where its cause may lie."""
+        found = self._cone.get(service)
+        if found is None:
+            found = self.below(service) | {service}
+            self._cone[service] = found
+        return found
+
+    def stages(self, service: str) -> tuple[str, ...]:
+        return self._stages.get(service, ())
+
+    def _within(self, service: str, graph: dict[str, list[str]]) -> frozenset[str]:
+        hops = trace_dependencies(service, graph)
+        return frozenset(s for s, h in hops.items() if 0 < h <= self._max_hops)
+
+
+class _Open:
+    """An incident's mutable record while the grouper runs."""
+
+    __slots__ = (
+        "alert_ids",
+        "burst",
+        "closed_at",
+        "cone",
+        "confirmed",
+        "firing",
+        "grown",
+        "incident_id",
+        "keys",
+        "labels",
+        "last_alert",
+        "last_resolved",
+        "reason",
+        "regions",
+        "root",
+        "roots",
+        "rules",
+        "services",
+        "stage_set",
+        "stages",
+        "stages_text",
+        "started",
+    )
+
+    def __init__(self, incident_id: str, started: int) -> None:
+        self.incident_id = incident_id
+        self.started = started
+        self.last_alert = started
+        self.grown = started
+        self.confirmed = False
+        self.burst = 1
+        self.alert_ids: list[str] = []
+        self.services: list[str] = []
+        self.stages: list[str] = []
+        self.stage_set: set[str] = set()
+        self.stages_text = ""
+        self.cone: set[str] = set()
+        self.rules: set[str] = set()
+        self.roots: list[str] = []
+        self.regions: set[str] = set()
+        self.labels: dict[str, set[str]] = {}
+        self.keys: set[str] = set()
+        self.firing = 0
+        self.last_resolved = -1
+        self.closed_at: int | None = None
+        self.root = ""
+        self.reason = ""
+
+    def as_state(self) -> dict:
+        return {
+            "incident_id": self.incident_id,
+            "started": self.started,
+            "last_alert": self.last_alert,
+            "grown": self.grown,
+            "confirmed": self.confirmed,
+            "burst": self.burst,
+            "alert_ids": self.alert_ids,
+            "services": self.services,
+            "stages": self.stages,
+            "roots": self.roots,
+            "rules": sorted(self.rules),
+            "cone": sorted(self.cone),
+            "regions": sorted(self.regions),
+            "labels": {k: sorted(v) for k, v in self.labels.items()},
+            "keys": sorted(self.keys),
+            "firing": self.firing,
+            "last_resolved": self.last_resolved,
+            "closed_at": self.closed_at,
+            "root": self.root,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> _Open:
+        record = cls(state["incident_id"], int(state["started"]))
+        record.last_alert = int(state["last_alert"])
+        record.grown = int(state["grown"])
+        record.confirmed = bool(state["confirmed"])
+        record.burst = int(state["burst"])
+        record.alert_ids = list(state["alert_ids"])
+        record.services = list(state["services"])
+        record.stages = list(state["stages"])
+        record.stage_set = set(record.stages)
+        record.stages_text = ";".join(record.stages)
+        record.cone = set(state["cone"])
+        record.rules = set(state["rules"])
+        record.roots = list(state["roots"])
+        record.regions = set(state["regions"])
+        record.labels = {k: set(v) for k, v in state["labels"].items()}
+        record.keys = set(state["keys"])
+        record.firing = int(state["firing"])
+        record.last_resolved = int(state["last_resolved"])
+        record.closed_at = state["closed_at"]
+        record.root = state["root"]
+        record.reason = state["reason"]
+        return record
+
+
+class _AlertEvidence(NamedTuple):
+    """What one alert brings to the join decision, parsed from its row once."""
+
+    service: str
+    rule: str  # service and alert_name: the same rule firing again
+    anomaly: float | None  # a detector's confidence
+    signal: str | None
+    region: str | None
+    labels: tuple[tuple[str, str], ...]  # the `same_labels` it carries
+    keys: tuple[str, ...]  # "<label>=<value>" of the `key_labels` it carries
+    probes: tuple[str, ...]  # journey/stage a synthetic check names
+
+
+class IncidentGrouper:
+    """Point-in-time, incremental grouping. Feed alerts in fired_at order (ties by alert_id);
+    an alert joins an incident only from what was known when it fired; a later alert never
+    changes an earlier alert's incident."""
+
+    def __init__(self, journey_map: JourneyMap, config: IncidentConfig | None = None) -> None:
+        self.journey_map = journey_map
+        self.config = config or IncidentConfig()
+        self._topology = _Topology(journey_map, self.config.max_hops)
+        self._quiet = int(self.config.quiet_min * NS_PER_MIN)
+        self._grace = int(self.config.resolved_grace_min * NS_PER_MIN)
+        self._hold = int(self.config.open_hold_min * NS_PER_MIN)
+        self._change_window = int(self.config.change_window_min * NS_PER_MIN)
+        self._join_window = int(self.config.join_min * NS_PER_MIN)
+        self._related_window = int(self.config.related_min * NS_PER_MIN)
+        self._join_gap = int(self.config.join_gap_min * NS_PER_MIN)
+        self._confirmed_gap = int(self.config.confirmed_gap_min * NS_PER_MIN)
+        self._clock = -(2**62)
+        self._incidents: dict[str, _Open] = {}  # every incident kept, by id
+        self._live: dict[str, _Open] = {}  # not closed yet
+        self._by_root: dict[str, set[str]] = {}  # root service -> live incident ids
+        self._by_key: dict[str, str] = {}  # upstream group key -> live incident id
+        self._by_rule: dict[str, set[str]] = {}  # one alert series -> live incident ids
+        self._by_stage: dict[str, set[str]] = {}  # stage at risk -> live incident ids
+        self._incident_of: dict[str, str] = {}  # alert_id -> incident id
+        self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
+        self._heap: list[tuple[int, str]] = []
+        self._pending: dict[str, int] = {}  # resolutions of alerts not seen yet
+        self._changes: dict[str, list[tuple[int, str]]] = {}  # service -> (ts, change_id), sorted
+        self._change_ids: set[str] = set()
+        self._sweep_at = 256
+        self._label_cache: dict[str, tuple] = {}  # labels text -> what it brings, parsed once
+        self._closed: deque[str] = deque()  # closed incidents kept, oldest first
+
+    # ------------------------------------------------------------------ public
+
+    def assign(self, alerts: pd.DataFrame, changes: pd.DataFrame | None = None) -> pd.DataFrame:
+        """alerts in the alerts schema (fired_at tz-aware UTC; resolved_at optional). Returns a
+        frame on the same index with the columns of INCIDENT_COLUMNS, each as it stood when the
+        alert fired."""
+        if changes is not None and len(changes):
+            self.add_changes(changes)
+        if not len(alerts):
+            return _empty_answer(alerts.index)
+        ids = alerts["alert_id"].astype(str).to_numpy(dtype=object)
+        fired = _as_ns(alerts["fired_at"])
+        resolved = (
+            _as_ns(alerts["resolved_at"], missing=-1)
+            if "resolved_at" in alerts
+            else np.full(len(alerts), -1, dtype=np.int64)
+        )
+        evidence = self._evidence(alerts)
+        order = np.lexsort((ids, fired))
+        out = [None] * len(alerts)
+        collecting = gc.isenabled()
+        gc.disable()  # the loop makes no cycles; a collection per batch of allocations would
+        try:  # rescan every incident kept so far, which grows with the history
+            for i in order.tolist():
+                out[i] = self._assign_one(ids[i], int(fired[i]), int(resolved[i]), evidence[i])
+        finally:
+            if collecting:
+                gc.enable()
+        columns = list(zip(*out, strict=True))
+        return pd.DataFrame(
+            {
+                name: np.asarray(values, dtype=dtype)
+                for name, values, dtype in zip(
+                    INCIDENT_COLUMNS,
+                    columns,
+                    (object, np.int64, np.int64, object, bool, object),
+                    strict=True,
+                )
+            },
+            index=alerts.index,
+        )
+
+    def add_changes(self, changes: pd.DataFrame) -> None:
+        """Changes (change_id, ts, service): each counts as evidence from its ts on."""
+        ts = _as_ns(changes["ts"])
+        for change_id, when, service in zip(
+            changes["change_id"].astype(str),
+            ts.tolist(),
+            changes["service"].astype(str),
+            strict=True,
+        ):
+            if change_id not in self._change_ids:
+                self._change_ids.add(change_id)
+                insort(self._changes.setdefault(service, []), (when, change_id))
+
+    def resolve(self, closed: list[tuple[str, datetime]]) -> None:
+        """Alerts that resolved (alert_id, resolved_at): each stops firing from resolved_at on."""
+        for alert_id, when in closed:
+            at = _datetime_ns(when)
+            if alert_id in self._ends:
+                end = min(self._ends[alert_id], at)
+                self._ends[alert_id] = end
+                heapq.heappush(self._heap, (end, alert_id))
+            elif alert_id not in self._incident_of:
+                self._pending[alert_id] = at
+
+    def open_incidents(self, now: datetime) -> list[Incident]:
+        """Incidents neither resolved nor quiet at `now`, earliest first (nothing is mutated)."""
+        at = _datetime_ns(now)
+        resolving: dict[str, tuple[int, int]] = {}  # incident -> (alerts resolved by now, latest)
+        for end, alert_id in self._heap:
+            if end <= at and self._ends.get(alert_id) == end:
+                incident_id = self._incident_of[alert_id]
+                count, latest = resolving.get(incident_id, (0, -1))
+                resolving[incident_id] = (count + 1, max(latest, end))
+        found = []
+        for record in self._live.values():
+            count, latest = resolving.get(record.incident_id, (0, -1))
+            if self._closing_time(record, at, record.firing - count, latest) is None:
+                found.append(self._as_incident(record, None))
+        return sorted(found, key=lambda inc: (inc.started_at, inc.incident_id))
+
+    def incident(self, incident_id: str) -> Incident | None:
+        record = self._incidents.get(incident_id)
+        if record is None:
+            return None
+        closed = record.closed_at
+        if closed is None:
+            closed = self._closing_time(record, self._clock, record.firing, record.last_resolved)
+        return self._as_incident(record, closed)
+
+    def incident_of(self, alert_id: str) -> str | None:
+        return self._incident_of.get(alert_id)
+
+    def to_state(self) -> dict:
+        """The grouper as JSON-able data: live incidents, the latest closed ones, firing alerts
+        and the changes still recent enough to matter."""
+        kept = [self._incidents[incident_id] for incident_id in self._closed]
+        since = self._clock - self._change_window
+        return {
+            "version": STATE_VERSION,
+            "clock": self._clock,
+            "incidents": [r.as_state() for r in (*kept, *self._live.values())],
+            "ends": self._ends,
+            "pending": self._pending,
+            "changes": [
+                [service, when, change_id]
+                for service, rows in self._changes.items()
+                for when, change_id in rows
+                if when >= since
+            ],
+        }
+
+    @classmethod
+    def from_state(
+        cls, journey_map: JourneyMap, config: IncidentConfig | None, state: dict
+    ) -> IncidentGrouper:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(
+                f"incident state: expected version {STATE_VERSION}, got {state.get('version')!r}"
+            )
+        grouper = cls(journey_map, config)
+        grouper._clock = int(state["clock"])
+        for item in state["incidents"]:
+            record = _Open.from_state(item)
+            grouper._incidents[record.incident_id] = record
+            for alert_id in record.alert_ids:
+                grouper._incident_of[alert_id] = record.incident_id
+            if record.closed_at is None:
+                grouper._index(record)
+            else:
+                grouper._closed.append(record.incident_id)
+        grouper._ends = {k: int(v) for k, v in state["ends"].items()}
+        grouper._heap = [(end, alert_id) for alert_id, end in grouper._ends.items()]
+        heapq.heapify(grouper._heap)
+        grouper._pending = {k: int(v) for k, v in state["pending"].items()}
+        for service, when, change_id in state["changes"]:
+            grouper._change_ids.add(change_id)
+            insort(grouper._changes.setdefault(service, []), (int(when), change_id))
+        return grouper
+
+    # ------------------------------------------------------------------ one alert
+
+    def _assign_one(
+        self, alert_id: str, fired: int, resolved: int, evidence: _AlertEvidence
+    ) -> tuple:
+        known = self._incident_of.get(alert_id)
+        if known is not None:  # a re-sent firing keeps its incident
+            record = self._incidents[known]
+            return self._answer(record, record.alert_ids.index(alert_id) + 1)
+        now = max(fired, self._clock)
+        self._clock = now
+        self._apply_resolutions(now)
+        record = self._best_candidate(evidence, now)
+        if record is None:
+            record = _Open("inc-" + alert_id, now)
+            self._incidents[record.incident_id] = record
+            self._live[record.incident_id] = record
+        self._join(record, alert_id, evidence, now)
+        self._start_firing(record, alert_id, fired, resolved)
+        if len(self._live) >= self._sweep_at:
+            self._sweep(now)
+        return self._answer(record, len(record.alert_ids))
+
+    def _best_candidate(self, evidence: _AlertEvidence, now: int) -> _Open | None:
+        """The live incident with the strongest evidence: a shared upstream group key, then a
+        re-fire of one of its rules, then the call graph while it is young, then a shared stage
+        or callee (or a service the map lacks) while it is younger still."""
+        strength: dict[str, int] = {}
+        for key in evidence.keys:
+            if key in self._by_key:
+                strength[self._by_key[key]] = _BY_KEY
+        for incident_id in self._by_rule.get(evidence.rule, ()):
+            strength.setdefault(incident_id, _BY_RULE)
+        if evidence.anomaly is None or evidence.anomaly >= self.config.min_anomaly_score:
+            for near in self._topology.near(evidence.service):
+                for incident_id in self._by_root.get(near, ()):
+                    strength.setdefault(incident_id, _BY_GRAPH)
+            for stage in evidence.probes:
+                for incident_id in self._by_stage.get(stage, ()):
+                    strength.setdefault(incident_id, _BY_GRAPH)
+            self._add_related(strength, evidence, now)
+        best, best_rank = None, None
+        for incident_id, level in strength.items():
+            record = self._live.get(incident_id)
+            if record is None or not self._alive(record, now):
+                continue
+            if level < _BY_KEY and not self._compatible(record, evidence):
+                continue
+            if evidence.rule in record.rules and not record.confirmed and level < _BY_KEY:
+                continue  # a flap of its only symptoms is no second symptom
+            if level <= _BY_GRAPH and not (
+                self._forming(record, now) and self._a_symptom(record, evidence, level)
+            ):
+                continue
+            shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
+            rank = (level, shared, record.last_alert, -record.started, record.incident_id)
+            if best_rank is None or rank > best_rank:
+                best, best_rank = record, rank
+        if best is not None and best_rank[0] <= _BY_GRAPH:
+            if now - best.grown <= self._join_gap:
+                best.burst += 1  # another symptom in a burst: a failure, not a coincidence
+                best.confirmed = best.burst >= self.config.confirm_symptoms
+            best.grown = now
+        return best
+
+    def _a_symptom(self, record: _Open, evidence: _AlertEvidence, level: int) -> bool:
+        """Upstream of a failure, and beside it, it shows as errors, latency, unavailability or
+        anomalies; a caller's own saturation is its own problem. On or below a root, anything."""
+        if evidence.signal is None or evidence.signal in self.config.symptom_signals:
+            return True
+        if level == _BY_RELATION:
+            return False
+        below = self._topology.below(evidence.service)
+        return not any(root in below for root in record.roots)
+
+    def _forming(self, record: _Open, now: int) -> bool:
+        """Whether new symptoms still join: a confirmed incident while it is young enough, an
+        unconfirmed one only in the burst gap after its latest symptom."""
+        if record.confirmed:
+            return (
+                now - record.started <= self._join_window
+                and now - record.last_alert <= self._confirmed_gap
+            )
+        return now - record.grown <= self._join_gap
+
+    def _add_related(self, strength: dict[str, int], evidence: _AlertEvidence, now: int) -> None:
+        """Young incidents whose services call what the alert's service calls (siblings)."""
+        since, cone = now - self._related_window, self._topology.cone(evidence.service)
+        for record in reversed(self._live.values()):
+            if record.started < since:
+                break
+            if record.incident_id not in strength and not record.cone.isdisjoint(cone):
+                strength[record.incident_id] = _BY_RELATION
+
+    def _compatible(self, record: _Open, evidence: _AlertEvidence) -> bool:
+        if (
+            self.config.same_region
+            and evidence.region is not None
+            and record.regions
+            and evidence.region not in record.regions
+        ):
+            return False
+        for label, value in evidence.labels:
+            seen = record.labels.get(label)
+            if seen and value not in seen:
+                return False
+        return True
+
+    def _join(self, record: _Open, alert_id: str, evidence: _AlertEvidence, now: int) -> None:
+        service = evidence.service
+        record.alert_ids.append(alert_id)
+        record.last_alert = now
+        self._incident_of[alert_id] = record.incident_id
+        if evidence.region is not None:
+            record.regions.add(evidence.region)
+        for label, value in evidence.labels:
+            record.labels.setdefault(label, set()).add(value)
+        for key in evidence.keys:
+            record.keys.add(key)
+            self._by_key[key] = record.incident_id
+        if evidence.rule not in record.rules:
+            record.rules.add(evidence.rule)
+            self._by_rule.setdefault(evidence.rule, set()).add(record.incident_id)
+        if service not in record.services:
+            record.services.append(service)
+            record.cone |= self._topology.cone(service)
+            new_stages = [s for s in self._topology.stages(service) if s not in record.stage_set]
+            if new_stages:
+                record.stages.extend(new_stages)
+                record.stage_set.update(new_stages)
+                record.stages_text = ";".join(record.stages)
+                for stage in new_stages:
+                    self._by_stage.setdefault(stage, set()).add(record.incident_id)
+            self._place_root(record, service)
+        record.root, record.reason = self._root_candidate(record, now)
+
+    def _place_root(self, record: _Open, service: str) -> None:
+        """Roots are the incident's deepest services: none of its other services is below them."""
+        below = self._topology.below(service)
+        if any(root in below for root in record.roots):
+            return  # a caller of a root: a symptom
+        deeper = [root for root in record.roots if service in self._topology.below(root)]
+        for root in deeper:
+            record.roots.remove(root)
+            self._by_root[root].discard(record.incident_id)
+        record.roots.append(service)
+        self._by_root.setdefault(service, set()).add(record.incident_id)
+
+    def _root_candidate(self, record: _Open, now: int) -> tuple[str, str]:
+        """The deepest service, or what it calls directly when that changed recently; among
+        several, one changed recently, else the first to alert."""
+        for root in record.roots:
+            for service in (root, *self.journey_map.dependencies.get(root, ())):
+                change = self._recent_change(service, now)
+                if change is not None:
+                    on = "" if service == root else f" (called by {root})"
+                    return service, f"recent change {change} on {service}{on}"
+        root = record.roots[0]
+        if len(record.services) > 1 and len(record.roots) == 1:
+            return root, "deepest service in the dependency graph"
+        return root, "first to alert"
+
+    def _recent_change(self, service: str, now: int) -> str | None:
+        rows = self._changes.get(service)
+        if not rows:
+            return None
+        at = bisect_right(rows, (now, "\uffff"))
+        if at and rows[at - 1][0] >= now - self._change_window:
+            return rows[at - 1][1]
+        return None
+
+    # ------------------------------------------------------------------ firing and closing
+
+    def _start_firing(self, record: _Open, alert_id: str, fired: int, resolved: int) -> None:
+        end = fired + self._hold
+        pending = self._pending.pop(alert_id, -1)
+        for known in (resolved, pending):
+            if known >= 0:
+                end = min(end, max(known, fired))
+        record.firing += 1
+        self._ends[alert_id] = end
+        heapq.heappush(self._heap, (end, alert_id))
+
+    def _apply_resolutions(self, now: int) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            end, alert_id = heapq.heappop(heap)
+            if self._ends.get(alert_id) != end:
+                continue  # superseded by an earlier resolution
+            del self._ends[alert_id]
+            record = self._incidents.get(self._incident_of.get(alert_id, ""))
+            if record is not None:
+                record.firing -= 1
+                record.last_resolved = max(record.last_resolved, end)
+
+    def _alive(self, record: _Open, now: int) -> bool:
+        closed = self._closing_time(record, now, record.firing, record.last_resolved)
+        if closed is None:
+            return True
+        record.closed_at = closed
+        self._unindex(record)
+        self._closed.append(record.incident_id)
+        while len(self._closed) > self.config.keep_closed:
+            self._forget(self._incidents.pop(self._closed.popleft()))
+        return False
+
+    def _forget(self, record: _Open) -> None:
+        """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
+        for alert_id in record.alert_ids:
+            self._incident_of.pop(alert_id, None)
+            self._ends.pop(alert_id, None)
+
+    def _closing_time(self, record: _Open, now: int, firing: int, last_resolved: int) -> int | None:
+        """When the incident closed, if it has by `now`: its alerts all resolved (and stayed so
+        for the grace), or no new alert for the quiet time."""
+        if firing <= 0 and now - last_resolved > self._grace:
+            return last_resolved
+        if now - record.last_alert > self._quiet:
+            return record.last_alert + self._quiet
+        return None
+
+    def _sweep(self, now: int) -> None:
+        for record in list(self._live.values()):
+            self._alive(record, now)
+        self._sweep_at = max(256, 2 * len(self._live))
+
+    def _index(self, record: _Open) -> None:
+        self._live[record.incident_id] = record
+        for root in record.roots:
+            self._by_root.setdefault(root, set()).add(record.incident_id)
+        for key in record.keys:
+            self._by_key[key] = record.incident_id
+        for rule in record.rules:
+            self._by_rule.setdefault(rule, set()).add(record.incident_id)
+        for stage in record.stages:
+            self._by_stage.setdefault(stage, set()).add(record.incident_id)
+
+    def _unindex(self, record: _Open) -> None:
+        self._live.pop(record.incident_id, None)
+        for root in record.roots:
+            self._by_root.get(root, set()).discard(record.incident_id)
+        for key in record.keys:
+            if self._by_key.get(key) == record.incident_id:
+                del self._by_key[key]
+        for rule in record.rules:
+            self._by_rule.get(rule, set()).discard(record.incident_id)
+        for stage in record.stages:
+            self._by_stage.get(stage, set()).discard(record.incident_id)
+
+    # ------------------------------------------------------------------ answers
+
+    def _answer(self, record: _Open, position: int) -> tuple:
+        return (
+            record.incident_id,
+            len(record.alert_ids),
+            position,
+            record.root,
+            bool(self._topology.stages(record.root)),
+            record.stages_text,
+        )
+
+    def _as_incident(self, record: _Open, closed: int | None) -> Incident:
+        return Incident(
+            incident_id=record.incident_id,
+            started_at=_ns_datetime(record.started),
+            last_alert_at=_ns_datetime(record.last_alert),
+            alert_ids=tuple(record.alert_ids),
+            services=tuple(record.services),
+            stages=tuple(record.stages),
+            root_service=record.root,
+            root_reason=record.reason,
+            resolved_at=None if closed is None else _ns_datetime(closed),
+        )
+
+    def _evidence(self, alerts: pd.DataFrame) -> list[_AlertEvidence]:
+        n = len(alerts)
+        region = _values(alerts, "region", n)
+        labels = _values(alerts, "labels", n)
+        cache = self._label_cache
+        if len(cache) > LABEL_CACHE_SIZE:
+            cache.clear()
+        parsed, codes = [], []
+        for value in labels:
+            text = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+            if text is None:
+                codes.append(-1)  # the service passes labels as objects, files as JSON text
+                continue
+            found = cache.get(text)
+            if found is None:
+                found = cache[text] = self._label_evidence(text)
+            codes.append(len(parsed))
+            parsed.append(found)
+        codes = np.asarray(codes, dtype=np.int64)
+        services = [str(v) for v in _values(alerts, "service", n)]
+        names = [str(v) if v is not None else "" for v in _values(alerts, "alert_name", n)]
+        anomaly = [
+            float(v) if v is not None else float("nan") for v in _values(alerts, "anomaly_score", n)
+        ]
+        signals = _values(alerts, "signal", n)
+        none = ((), (), "", ())
+        series_of = [parsed[c][2] if c >= 0 else "" for c in codes.tolist()]
+        probes_of = [parsed[c][3] if c >= 0 else () for c in codes.tolist()]
+        return [
+            _AlertEvidence(
+                service,
+                f"{service}\x1f{name}\x1f{series}",
+                None if score != score else score,  # NaN: no detector's confidence
+                signal,
+                None if r is None else str(r),
+                *(parsed[c] if c >= 0 else none)[:2],
+                probes,
+            )
+            for service, name, score, signal, r, c, series, probes in zip(
+                services,
+                names,
+                anomaly,
+                signals,
+                region,
+                codes.tolist(),
+                series_of,
+                probes_of,
+                strict=True,
+            )
+        ]
+
+    def _label_evidence(self, text: object) -> tuple[tuple, tuple, str, tuple]:
+        try:
+            labels = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            labels = {}
+        if not isinstance(labels, dict):
+            labels = {}
+        same = tuple(
+            (k, str(labels[k])) for k in self.config.same_labels if labels.get(k) not in (None, "")
+        )
+        keys = tuple(
+            f"{k}={labels[k]}" for k in self.config.key_labels if labels.get(k) not in (None, "")
+        )
+        series = "\x1f".join(str(labels.get(k, "")) for k in self.config.series_labels)
+        probes = tuple(
+            str(labels[k]) for k in self.config.stage_labels if labels.get(k) not in (None, "")
+        )
+        return same, keys, series, probes
+
+
+def group_incidents(
+    alerts: pd.DataFrame,
+    journey_map: JourneyMap,
+    config: IncidentConfig | None = None,
+    changes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Offline: one fresh IncidentGrouper over the whole history in fired_at order (same answer
+    as feeding the same alerts online in any batching)."""
+    return IncidentGrouper(journey_map, config).assign(alerts, changes)
+
+
+def _as_ns(values: pd.Series, missing: int | None = None) -> np.ndarray:
+    times = pd.to_datetime(values, utc=True)
+    ns = times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    if missing is not None:
+        ns = np.where(times.isna().to_numpy(), missing, ns)
+    return ns
+
+
+def _datetime_ns(when: datetime) -> int:
+    stamp = pd.Timestamp(when)
+    if stamp.tzinfo is None:
+        raise ValueError(f"incident times need a time zone (UTC); got {when!r}")
+    return int(stamp.tz_convert(UTC).value)
+
+
+def _ns_datetime(ns: int) -> datetime:
+    return pd.Timestamp(ns - ns % 1000, tz=UTC).to_pydatetime()  # datetime holds microseconds
+
+
+def _values(alerts: pd.DataFrame, column: str, n: int) -> list:
+    """A column as plain Python values, missing ones (absent column, None, NaN, NaT) as None."""
+    if column not in alerts:
+        return [None] * n
+    return [None if v is None or v != v else v for v in alerts[column].tolist()]
+
+
+def _empty_answer(index: pd.Index) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "incident_id": pd.Series([], dtype=object),
+            "incident_size": pd.Series([], dtype="int64"),
+            "incident_position": pd.Series([], dtype="int64"),
+            "incident_root_service": pd.Series([], dtype=object),
+            "incident_root_mapped": pd.Series([], dtype=bool),
+            "incident_stages": pd.Series([], dtype=object),
+        },
+        index=index,
+    )

@@ -1,0 +1,125 @@
+"""The service's incidents: one point-in-time grouper fed as alerts are ranked, and what a responder reads of them.
+
+The grouper (features/incidents.py) is the one offline and evaluation use: fed the same alerts
+in fire order it gives the same incident ids. The book keeps it, remembers each alert's incident
+(a re-sent alert keeps the one it joined), persists the grouper's state in the state store, and
+answers `GET /incidents` from the grouping and the inference log's answers.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from features.incidents import Incident, IncidentConfig, IncidentGrouper
+from features.journey_map import JourneyMap, trace_dependencies
+from models.incidents import TIER_ORDER, incident_summary
+
+STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
+PERSIST_EVERY_S = 2.0  # the state is written at most so often: it grows with the open incidents
+CHANGES_BEFORE = timedelta(hours=2)  # the changes shown around an incident's start
+CHANGES_AFTER = timedelta(minutes=30)
+
+
+class IncidentBook:
+    def __init__(self, journey_map: JourneyMap, grouper: IncidentGrouper, live) -> None:
+        self.journey_map = journey_map
+        self.grouper = grouper
+        self.live = live  # the worker's live state: which of the store's alert rows it has seen
+        self._persisted_at = -float("inf")
+
+    @classmethod
+    def opened(
+        cls, journey_map: JourneyMap, config: IncidentConfig | None, store, live
+    ) -> IncidentBook:
+        """The grouper as it was last persisted, caught up with the alert rows the store took
+        after it (new firings joined in fire order, resolutions applied); or, with none saved,
+        rebuilt from the alerts and changes the store holds (a warm start or a first start), as
+        the offline grouping groups them."""
+        saved = store.document(STATE_DOCUMENT)
+        changes = live.mirror.changes
+        if saved is not None:
+            document = json.loads(saved)
+            grouper = IncidentGrouper.from_state(journey_map, config, document["grouper"])
+            later, _ = store.rows_since("alerts", document["alerts_seen"])
+            known = later["alert_id"].map(grouper.incident_of).notna()
+            grouper.assign(later[~known], changes)
+            closed = later[known & later["resolved_at"].notna()]
+            grouper.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
+        else:
+            grouper = IncidentGrouper(journey_map, config)
+            grouper.assign(live.mirror.alerts, changes)
+        book = cls(journey_map, grouper, live)
+        book.persist(store)
+        return book
+
+    # ------------------------------------------------------------------ as alerts come
+
+    def assign(self, alerts: pd.DataFrame) -> list[str]:
+        """Each alert's incident id, in the frame's order: an alert seen before keeps its own."""
+        return self.grouper.assign(alerts)["incident_id"].tolist()
+
+    def add_changes(self, changes: pd.DataFrame) -> None:
+        self.grouper.add_changes(changes)
+
+    def resolve(self, closed: list[tuple[str, datetime]]) -> None:
+        self.grouper.resolve(closed)
+
+    def persist(self, store, force: bool = True) -> None:
+        """Write the grouper's state to the store (unless `force` is off and it was written less
+        than PERSIST_EVERY_S ago: what a restart misses, it catches up from the store's alerts)."""
+        now = time.monotonic()
+        if not force and now - self._persisted_at < PERSIST_EVERY_S:
+            return
+        document = {"alerts_seen": self.live.seen["alerts"], "grouper": self.grouper.to_state()}
+        store.put_document(STATE_DOCUMENT, json.dumps(document))
+        self._persisted_at = now
+
+    # ------------------------------------------------------------------ what responders read
+
+    def open_incidents(self, now: datetime) -> list[Incident]:
+        return self.grouper.open_incidents(now)
+
+    def incident(self, incident_id: str) -> Incident | None:
+        return self.grouper.incident(incident_id)
+
+    def changes_around(self, incident: Incident, changes: pd.DataFrame) -> pd.DataFrame:
+        """Changes to the incident's services, or to what they depend on, around its start."""
+        if changes is None or changes.empty:
+            return pd.DataFrame(columns=["change_id", "ts", "service", "kind", "description"])
+        reached: set[str] = set()
+        for service in incident.services:
+            reached.update(trace_dependencies(service, self.journey_map.dependencies))
+        start = pd.Timestamp(incident.started_at)
+        near = changes[
+            changes["service"].isin(reached)
+            & (changes["ts"] >= start - CHANGES_BEFORE)
+            & (changes["ts"] <= start + CHANGES_AFTER)
+        ]
+        return near.sort_values("ts", kind="stable")
+
+
+def summary(incident: Incident, answers: pd.DataFrame, paged: str | None) -> dict:
+    """An incident with the impact its alerts' answers give it (models/incidents.py, as evaluation
+    computes it offline: the highest probability, priority and tier of its alerts)."""
+    mine = answers[answers["alert_id"].isin(incident.alert_ids)]
+    figures = incident_summary(mine.assign(incident_id=incident.incident_id)) if len(mine) else None
+    probability = None if figures is None else figures["probability"].iloc[0]
+    return {
+        "incident_id": incident.incident_id,
+        "started_at": incident.started_at,
+        "last_alert_at": incident.last_alert_at,
+        "alerts": len(incident.alert_ids),
+        "services": list(incident.services),
+        "stages": list(incident.stages),
+        "root_service": incident.root_service,
+        "root_reason": incident.root_reason,
+        "impact_probability": None if pd.isna(probability) else float(probability),
+        "priority": 0.0 if figures is None else float(figures["priority"].iloc[0]),
+        "tier": TIER_ORDER[-1] if figures is None else figures["tier"].iloc[0],
+        "paged": paged,
+        "resolved_at": incident.resolved_at,
+    }

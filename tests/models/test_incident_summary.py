@@ -1,0 +1,74 @@
+"""Incidents from their alerts' answers: summary per incident, pages once unless the tier rises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.incidents import SUMMARY_COLUMNS, incident_pages, incident_summary
+from models.truth_metrics import grouping_against_truth, pages_per_true_incident
+
+T0 = pd.Timestamp("2026-03-02", tz="UTC")
+
+
+def answers() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "alert_id": ["a1", "a2", "a3", "b1"],
+            "incident_id": ["inc-a1", "inc-a1", "inc-a1", "inc-b1"],
+            "fired_at": [T0 + pd.Timedelta(minutes=m) for m in (0, 1, 2, 3)],
+            "impact_probability": [0.2, 0.7, 0.4, 0.1],
+            "priority": [1.0, 5.0, 2.0, 9.0],
+            "tier": ["P3", "P2", "P1", "P4"],
+            "incident_stages": ["buy/pay", "buy/pay;buy/cart", "buy/pay;buy/cart", ""],
+            "incident_root_service": ["web", "pay", "db", "batch"],
+        }
+    )
+
+
+def test_an_incident_takes_its_alerts_best_figures_and_latest_root():
+    summary = incident_summary(answers())
+    assert list(summary.columns) == list(SUMMARY_COLUMNS)
+    assert summary["incident_id"].tolist() == ["inc-b1", "inc-a1"]  # by priority
+    a = summary.set_index("incident_id").loc["inc-a1"]
+    assert a["alerts"] == 3 and a["started_at"] == T0
+    assert a["probability"] == pytest.approx(0.7) and a["priority"] == pytest.approx(5.0)
+    assert a["tier"] == "P1" and a["root_service"] == "db"
+    assert a["stages"] == "buy/pay;buy/cart"
+
+
+def test_the_summary_does_not_depend_on_the_row_order():
+    frame = answers()
+    shuffled = incident_summary(frame.iloc[[3, 2, 0, 1]])
+    pd.testing.assert_frame_equal(shuffled, incident_summary(frame))
+
+
+def test_an_incident_pages_once_unless_its_tier_rises():
+    pages = incident_pages(["i", "i", "i", "j", "i", "j"], ["P3", "P2", "P2", "P4", "P1", "P2"])
+    assert pages.tolist() == [False, True, False, False, True, True]
+
+
+def test_grouping_figures_against_the_truth():
+    truth = pd.DataFrame(
+        {"alert_id": ["a", "b", "c", "d", "e"], "incident_id": ["T1", "T1", "T1", None, None]}
+    )
+    ids = pd.Series(["a", "b", "c", "d", "e"])
+    perfect = grouping_against_truth(ids, pd.Series(["x", "x", "x", "d", "e"]), truth)
+    assert perfect["pairwise_f1"] == 1.0 and perfect["compression"] == pytest.approx(0.4)
+    assert perfect["truth_compression"] == pytest.approx(0.4)
+    # noise put with the incident: 3 true pairs of 6 predicted; a split loses 2 of 3 true pairs
+    merged = grouping_against_truth(ids, pd.Series(["x", "x", "x", "x", "e"]), truth)
+    assert merged["pairwise_precision"] == pytest.approx(0.5) and merged["pairwise_recall"] == 1
+    split = grouping_against_truth(ids, pd.Series(["x", "y", "y", "d", "e"]), truth)
+    assert split["pairwise_recall"] == pytest.approx(1 / 3)
+    assert split["pairwise_precision"] == 1.0
+
+
+def test_pages_per_true_incident_counts_every_predicted_incident_that_paged_for_it():
+    truth = pd.DataFrame({"alert_id": ["a", "b", "c", "d"], "incident_id": ["T", "T", "U", None]})
+    ids = pd.Series(["a", "b", "c", "d"])
+    pages = np.array([True, True, False, True])
+    assert pages_per_true_incident(ids, pd.Series(["x", "y", "z", "w"]), pages, truth) == 2.0
+    once = np.array([True, False, False, True])
+    assert pages_per_true_incident(ids, pd.Series(["x", "x", "z", "w"]), once, truth) == 1.0
