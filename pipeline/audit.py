@@ -20,8 +20,7 @@ from models.inference_log import InferenceLog
 from models.ranking import Ranker
 from models.registry import load_ranker_from, resolve, use_tracking
 from models.uncertainty import margin_spread
-from pipeline.features import write_atomically
-from pipeline.outcomes import parse_since
+from pipeline.io import parse_since, write_atomically
 
 EXPERIMENT = "audits"
 HTML_FILE, JSON_FILE = "audit.html", "audit.json"

@@ -380,8 +380,7 @@ def export_log(
     """Export the inference log (every ranked alert, its features, scores and versions) for audits."""
     from features.settings import load_settings
     from models.inference_log import InferenceLog
-    from pipeline.features import write_atomically
-    from pipeline.outcomes import parse_since
+    from pipeline.io import parse_since, write_atomically
 
     frame = InferenceLog.in_home(load_settings().home).export(parse_since(since))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from features.map_evidence import (
 )
 from features.settings import Settings
 from models.registry import load_ranker_from, use_tracking
-from pipeline.features import write_atomically
+from pipeline.io import write_atomically
 
 EXPERIMENT = "map-checks"
 JSON_FILE, PATCH_FILE, HTML_FILE = "map_check.json", "map_patch.yaml", "map_check.html"

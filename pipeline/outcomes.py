@@ -34,7 +34,7 @@ from models.replay import (
     reference_pages,
     replay_paging,
 )
-from pipeline.features import write_atomically
+from pipeline.io import parse_since, write_atomically
 from pipeline.lineage import file_digest
 from pipeline.score import score_alerts
 
@@ -216,21 +216,6 @@ def period_outcomes(outcomes: pd.DataFrame, since: pd.Timestamp | None) -> pd.Da
             "--since", "option", f"a time before the data ends ({last})", got=str(since)
         )
     return period
-
-
-def parse_since(since: pd.Timestamp | str | None) -> pd.Timestamp | None:
-    """An ISO 8601 time with a time zone (naive times are refused, not guessed), in UTC."""
-    if since is None:
-        return None
-    try:
-        stamp = pd.Timestamp(since)
-    except ValueError as err:
-        raise ContractError(
-            "--since", "option", "an ISO 8601 time stamp with a time zone", got=str(since)
-        ) from err
-    if stamp.tzinfo is None:
-        raise ContractError("--since", "option", "a time zone (…Z or …+01:00)", got=str(since))
-    return stamp.tz_convert("UTC")
 
 
 def _check_budget(budget: float) -> float:
