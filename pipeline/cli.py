@@ -410,8 +410,8 @@ def outcomes(
     """Time to restore journey continuity, conversion stability, and a replay of paging policies."""
     from features.settings import load_settings
     from pipeline.outcomes import run_outcomes
-    from pipeline.outcomes_report import replay_digest
     from pipeline.render import frame_table
+    from pipeline.reports.outcomes import replay_digest
 
     with _steps("outcomes"):
         result = run_outcomes(data, out, load_settings(), model, budget, since)

@@ -32,9 +32,9 @@ from models.registry import (
     use_tracking,
     version_of,
 )
-from models.report import write_training_report
 from models.training import TimeSplit, cut, fit_ranker, require_both_classes, split_by_time
 from pipeline.lineage import log_data_lineage
+from pipeline.reports.training import write_training_report
 
 Progress = Callable[[str], None]
 
