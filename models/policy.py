@@ -20,19 +20,17 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from features.journey_map import MapValueError, load_yaml_model
-from models.tiers import ROUTES
+from features.schemas import Severity
+from models.tiers import ROUTES, TIERS, Tier
 
 POLICY_FLOOR = "policy_floor"
-TIERS = ("P1", "P2", "P3", "P4")
-Tier = Literal["P1", "P2", "P3", "P4"]
-Severity = Literal["critical", "high", "warning", "info"]
 REGEX_PREFIX = "re:"  # a pattern that starts so is a regular expression; else a glob (fnmatch)
 
 

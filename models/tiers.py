@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
 from models.config import PageBudget
 
-ROUTES = {"P1": "incident_room", "P2": "page", "P3": "ticket", "P4": "digest"}
+Tier = Literal["P1", "P2", "P3", "P4"]
+TIERS: tuple[Tier, ...] = get_args(Tier)
+PAGED_TIERS = TIERS[:2]  # P1 + P2 are pages
+ROUTES = dict(zip(TIERS, ("incident_room", "page", "ticket", "digest"), strict=True))
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,8 @@ class TierThresholds:
         priority = np.asarray(priority, dtype=np.float64)
         return np.select(
             [priority >= self.p1, priority >= self.p2, priority >= self.p3],
-            ["P1", "P2", "P3"],
-            "P4",
+            list(TIERS[:-1]),
+            TIERS[-1],
         )
 
     def to_dict(self) -> dict[str, float]:

@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
 )
 
+from features.schemas import SIGNALS
 from serving.api_models import LATEST, AlertIn, Instant, RankResponse, Severity
 
 CONFIG_ENV = "JOURNEYRANK_ADAPTERS"
@@ -43,7 +44,6 @@ DEFAULT_SIGNAL_WORDS = {
     "availability": ("down", "unavailable", "unreachable", "availability", "health", "crashloop"),
     "anomaly": ("anomal",),
 }
-SIGNALS = ("latency", "errors", "saturation", "availability", "anomaly", "other")
 
 
 class AdapterConfig(BaseModel):

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.online import Retention
-from features.schemas import TIMESTAMP_DTYPE
+from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES, TIMESTAMP_DTYPE, TableSpec
 from features.timeaxis import MINUTE_NS, to_ns
 from models.inference_log import WalCheckpoints
 
@@ -41,58 +41,18 @@ class Table:
         return {*self.times, *NUMBERS} & set(self.columns)
 
 
+def _contract_table(name: str, spec: TableSpec, key: tuple[str, ...]) -> Table:
+    """A contract table held as it is: its columns, its times, pruned by its time column."""
+    return Table(name, key, tuple(spec.column_names), spec.timestamp_columns, spec.time_column)
+
+
 TABLES = {
-    "outcomes": Table(
-        "outcomes",
-        ("window_start", "journey", "stage", "segment", "region"),
-        (
-            "window_start",
-            "journey",
-            "stage",
-            "segment",
-            "region",
-            "sessions",
-            "completed",
-            "abandoned",
-            "errors",
-            "latency_p95_ms",
-        ),
-        ("window_start",),
-        "window_start",
+    "outcomes": _contract_table(
+        "outcomes", JOURNEY_OUTCOMES, ("window_start", "journey", "stage", "segment", "region")
     ),
-    "alerts": Table(
-        "alerts",
-        ("alert_id",),
-        (
-            "alert_id",
-            "fired_at",
-            "resolved_at",
-            "source",
-            "service",
-            "alert_name",
-            "severity",
-            "signal",
-            "anomaly_score",
-            "region",
-            "labels",
-        ),
-        ("fired_at", "resolved_at"),
-        "fired_at",
-    ),
-    "changes": Table(
-        "changes",
-        ("change_id",),
-        ("change_id", "ts", "service", "kind", "description"),
-        ("ts",),
-        "ts",
-    ),
-    "feedback": Table(
-        "feedback",
-        ("alert_id", "ts"),
-        ("alert_id", "impact", "ts", "author", "note"),
-        ("ts",),
-        "ts",
-    ),
+    "alerts": _contract_table("alerts", ALERTS, ("alert_id",)),
+    "changes": _contract_table("changes", CHANGES, ("change_id",)),
+    "feedback": _contract_table("feedback", FEEDBACK, ("alert_id", "ts")),
     "labels": Table(
         "labels",
         ("alert_id",),
