@@ -14,7 +14,7 @@ REGISTERED_MODEL_NAME = "journeyrank"
 
 
 class Settings(BaseSettings):
-    """Where JourneyRank keeps its state and which model it serves (DESIGN.md, "Configuration")."""
+    """Where JourneyRank keeps its state and which model it serves (README.md, "Configuration")."""
 
     model_config = SettingsConfigDict(env_prefix="JOURNEYRANK_", extra="ignore")
 

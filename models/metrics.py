@@ -57,7 +57,10 @@ def expected_calibration_error(probability, label, bins: int = ECE_BINS) -> floa
 def ranking_metrics(
     score, label, weight, probability=None, threshold: float | None = None
 ) -> dict[str, float]:
-    """Every figure of DESIGN.md "Evaluation" for one ordering (probability-based ones when given)."""
+    """Every figure of the comparison table (models/evaluation.py) for one ordering.
+
+    The probability-based ones (calibration) only when `probability` is given.
+    """
     score, label = np.asarray(score, dtype=np.float64), np.asarray(label).astype(int)
     both = len(np.unique(label)) == 2
     out = {

@@ -1,4 +1,4 @@
-"""What people decide above the model (DESIGN.md, "Policy"): floors, and whether to run in shadow.
+"""What people decide above the model (README.md, "Safe in front of on-call"): floors, and whether to run in shadow.
 
 A policy file (JOURNEYRANK_POLICY, YAML) is validated like the journey map: one ContractError
 naming the key and line. A *floor* says that alerts matching its selector never rank below its

@@ -5,7 +5,8 @@ The layers are DESIGN.md's "Layout": `features` uses nothing first-party, `model
 Every import counts, wherever it stands (module level, inside a function, under
 `TYPE_CHECKING`): an import deferred to break a circle at run time still makes the circle.
 
-    python scripts/import_graph.py            # summary, cycles and violations; exit 1 if any
+    python scripts/import_graph.py            # summary, cycles, violations, private names taken
+                                              # from another module; exit 1 if any
     python scripts/import_graph.py --edges    # also every first-party edge
 """
 
@@ -138,6 +139,24 @@ def layer_violations(edges: list[Edge]) -> list[Edge]:
     return sorted(wrong, key=lambda e: (e.source, e.line))
 
 
+def private_imports(root: Path = ROOT) -> list[str]:
+    """`from first_party import _name`: a private name taken from another module."""
+    modules = first_party_modules(root)
+    found = []
+    for path in modules.values():
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if (
+                isinstance(node, ast.ImportFrom)
+                and not node.level
+                and _resolve(node.module, modules)
+            ):
+                names = [a.name for a in node.names if a.name.startswith("_")]
+                found += [
+                    f"{path.relative_to(root)}:{node.lineno}  {node.module}.{n}" for n in names
+                ]
+    return sorted(found)
+
+
 def _where(edge: Edge, modules: dict[str, Path]) -> str:
     path = modules[edge.source].relative_to(ROOT)
     return f"{path}:{edge.line}  {edge.source} -> {edge.target}"
@@ -151,18 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     edges = import_edges()
     found = cycles(edges)
     wrong = layer_violations(edges)
+    private = private_imports()
     print(
         f"{len(modules)} modules, {len(edges)} first-party imports, "
-        f"{len(found)} cycles, {len(wrong)} layer violations"
+        f"{len(found)} cycles, {len(wrong)} layer violations, {len(private)} private names imported"
     )
     for component in found:
         print("cycle: " + " <-> ".join(component))
     for edge in wrong:
         print("layer: " + _where(edge, modules))
+    for where in private:
+        print("private: " + where)
     if args.edges:
         for edge in sorted(edges, key=lambda e: (e.source, e.target)):
             print("edge: " + _where(edge, modules))
-    return 1 if found or wrong else 0
+    return 1 if found or wrong or private else 0
 
 
 if __name__ == "__main__":

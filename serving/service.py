@@ -12,6 +12,7 @@ from bentoml.exceptions import BentoMLException
 from pydantic import TypeAdapter
 
 from features.settings import load_settings
+from models.ranker_model import ranker_files_in
 from serving.adapters import (
     CONFIG_ENV,
     AlertmanagerWebhook,
@@ -199,4 +200,4 @@ JourneyRank.mount_asgi_app(
 
 def ranker_folder(model_path: str) -> Path:
     """Where the ranker's plain files sit inside a BentoML-imported MLflow model."""
-    return Path(model_path) / "mlflow_model" / "artifacts" / "ranker"
+    return ranker_files_in(Path(model_path) / "mlflow_model")

@@ -37,7 +37,7 @@ class Table:
 
     @property
     def typed(self) -> set[str]:
-        """Columns _typed converts (times and numbers); every other one holds text."""
+        """Columns typed_frame converts (times and numbers); every other one holds text."""
         return {*self.times, *NUMBERS} & set(self.columns)
 
 
@@ -100,7 +100,7 @@ class SqliteStateStore:
         if frame.empty:
             return 0
         table = TABLES[name]
-        records = _records(frame, table)
+        records = table_records(frame, table)
         placeholders = ", ".join("?" * len(table.columns))
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -153,17 +153,17 @@ class SqliteStateStore:
         )
         rows = cursor.fetchall()
         if not rows:
-            return _typed(pd.DataFrame(columns=list(table.columns)), table), after
+            return typed_frame(pd.DataFrame(columns=list(table.columns)), table), after
         # column by column; text stays Python strings, as the live mirror holds it
         values = list(zip(*rows, strict=True))[1:]
         frame = pd.DataFrame(
             {
-                name: column if name in table.typed else _text(column)
+                name: column if name in table.typed else mirrored_text(column)
                 for name, column in zip(table.columns, values, strict=True)
             },
             dtype=object,
         )
-        return _typed(frame, table), int(rows[-1][0])
+        return typed_frame(frame, table), int(rows[-1][0])
 
     def last_rowids(self, names: tuple[str, ...]) -> dict[str, int]:
         """The highest rowid of each table (0 when empty), in one query: which tables have news."""
@@ -203,7 +203,7 @@ class SqliteStateStore:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-def _records(frame: pd.DataFrame, table: Table) -> list[tuple]:
+def table_records(frame: pd.DataFrame, table: Table) -> list[tuple]:
     columns = {}
     for name in table.columns:
         values = frame[name] if name in frame else pd.Series([None] * len(frame))
@@ -244,7 +244,7 @@ def _times(column: pd.Series):
     return pd.to_datetime(ns, utc=True).astype(TIMESTAMP_DTYPE)
 
 
-def _text(column: tuple) -> tuple | list:
+def mirrored_text(column: tuple) -> tuple | list:
     """A text column as the live mirror holds text: NaN where a value is missing, unless all are.
 
     (What a frame built from the rows infers, "str" or, with no value at all, None objects, once
@@ -260,7 +260,7 @@ def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def _typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+def typed_frame(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     for name in table.times:
         frame[name] = _times(frame[name])
     for name in ("sessions", "completed", "abandoned", "impact"):

@@ -33,6 +33,10 @@ def test_no_import_runs_back_up_the_layers():
     assert wrong == []
 
 
+def test_no_module_takes_a_private_name_from_another():
+    assert graph.private_imports() == []
+
+
 def _tree(root: Path, files: dict[str, str]) -> Path:
     for package in graph.PACKAGES:
         (root / package).mkdir()
@@ -95,3 +99,10 @@ def test_imports_down_the_layers_are_allowed(tree):
     assert len(edges) == 6
     assert graph.layer_violations(edges) == []
     assert graph.cycles(edges) == []
+
+
+def test_a_private_name_taken_from_another_module_is_found(tree):
+    root = tree(
+        {"models/a.py": "def _helper(): ...\n", "models/b.py": "from models.a import _helper\n"}
+    )
+    assert graph.private_imports(root) == ["models/b.py:1  models.a._helper"]
