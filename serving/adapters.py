@@ -26,9 +26,10 @@ from pydantic import (
 )
 
 from features.schemas import SIGNALS
+from features.settings import env_name
 from serving.api_models import LATEST, AlertIn, Instant, RankResponse, Severity
 
-CONFIG_ENV = "JOURNEYRANK_ADAPTERS"
+CONFIG_ENV = env_name("adapters")
 TEXT_MAX = 512  # the contract's longest text field (AlertIn)
 
 DEFAULT_SEVERITIES: dict[str, Severity] = {
