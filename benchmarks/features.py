@@ -215,7 +215,7 @@ def contender_live_state(data_dir: Path, scratch: Path) -> dict:
         )  # fmt: skip
         return live_state.compute(batch, context)
 
-    seconds, values = _best_of(run)
+    seconds, values = best_of(run)
     pd.DataFrame(values).to_parquet(scratch / "live_state.parquet")
     return {"seconds": seconds, "pairs": len(batch.pairs)}
 
@@ -229,7 +229,7 @@ def contender_duckdb(query: str, data_dir: Path, scratch: Path) -> dict:
     outcomes = pq.read_table(data_dir / "journey_outcomes.parquet")
     inputs = prepare_inputs(outcomes, data.alerts, stages, baselines, data.journey_map,
                             int(data.window.value), config.features)  # fmt: skip
-    seconds, values = _best_of(lambda: run_reference(inputs, query))
+    seconds, values = best_of(lambda: run_reference(inputs, query))
     values[list(FEATURES)].to_parquet(scratch / f"duckdb_{query}.parquet")
     return {"seconds": seconds}
 
@@ -250,7 +250,7 @@ def _fitted(data_dir: Path):
     return data, stages, baselines, config
 
 
-def _best_of(run, repeats: int = REPEATS):
+def best_of(run, repeats: int = REPEATS):
     best, value = float("inf"), None
     for _ in range(repeats):
         started = time.perf_counter()

@@ -34,10 +34,10 @@ def main(data_dir: Path | None = None) -> None:
     quality()
 
 
-def best_of(run):
-    from benchmarks.features import _best_of
+def _best_of(run):
+    from benchmarks.features import best_of
 
-    return _best_of(run, REPEATS)
+    return best_of(run, REPEATS)
 
 
 def timing(data_dir: Path) -> None:
@@ -48,7 +48,7 @@ def timing(data_dir: Path) -> None:
     from features.stages import StageIndex
     from pipeline.map_check import compute_map_check
 
-    load_s, data = best_of(lambda: load_data_dir(data_dir))
+    load_s, data = _best_of(lambda: load_data_dir(data_dir))
     stages, step = StageIndex.from_map(data.journey_map), int(data.window.value)
 
     def episodes():
@@ -56,8 +56,8 @@ def timing(data_dir: Path) -> None:
         windows = window_losses(data.journey_outcomes, stages, baselines, data.journey_map, step)
         return find_episodes(windows)
 
-    episodes_s, found_episodes = best_of(episodes)
-    check_s, check = best_of(lambda: compute_map_check(data, MapCheckConfig()))
+    episodes_s, found_episodes = _best_of(episodes)
+    check_s, check = _best_of(lambda: compute_map_check(data, MapCheckConfig()))
     assert len(check.episodes) == len(found_episodes)  # the check's episodes are these
     print(
         f"data: {data_dir} ({len(data.alerts):,} alerts, {len(data.journey_outcomes):,} outcome "

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from features.settings import load_settings
+from features.settings import env_name, load_settings
 
-TOLERANCE_ENV = "JOURNEYRANK_FUTURE_TOLERANCE_MIN"
+TOLERANCE_ENV = env_name("future_tolerance_min")
 
 
 @dataclass(frozen=True)

@@ -52,11 +52,11 @@ class Vocabulary:
 
     def codes(self, values) -> np.ndarray:
         # Each distinct value is looked up once, then spread: far fewer look-ups than rows.
-        found, distinct = pd.factorize(_as_factorizable(values), use_na_sentinel=False)
+        found, distinct = pd.factorize(as_factorizable(values), use_na_sentinel=False)
         return self.index.get_indexer(np.asarray(distinct, dtype=object)).astype(np.int64)[found]
 
 
-def _as_factorizable(values):
+def as_factorizable(values):
     return (
         values
         if isinstance(values, (pd.Series, pd.Index, np.ndarray))

@@ -71,7 +71,7 @@ def iter_session_event_batches(
     path: PathLike, batch_rows: int = SESSION_BATCH_ROWS
 ) -> Iterator[pd.DataFrame]:
     """Stream session events a batch at a time, each validated; errors name the row in the file."""
-    path = _existing_file(path)
+    path = existing_file(path)
     first_row = 1
     for raw in _iter_raw_batches(path, SESSION_EVENTS_TABLE, batch_rows):
         yield validate_table(raw, SESSION_EVENTS_TABLE, path.name, first_row)
@@ -92,7 +92,7 @@ def load_truth(path: PathLike) -> pd.DataFrame:
 
 def load_table(path: PathLike, spec: TableSpec) -> pd.DataFrame:
     """Read a whole contract table and return it validated, in canonical dtypes."""
-    path = _existing_file(path)
+    path = existing_file(path)
     raw = next(_iter_raw_batches(path, spec, batch_rows=None))
     if spec.rows_required and raw.empty:
         raise ContractError(path.name, "", "at least one data row", got=Verbatim("a header only"))
@@ -274,7 +274,7 @@ def check_stages_in_map(
 # ---------------------------------------------------------------- reading files
 
 
-def _existing_file(path: PathLike) -> Path:
+def existing_file(path: PathLike) -> Path:
     path = Path(path)
     if not path.is_file():
         raise ContractError(path.name, "", "an existing file", got=Verbatim(f"no file at {path}"))

@@ -14,7 +14,7 @@ from features.config import FeatureConfig, FeatureJobConfig
 from features.context import (
     CONCURRENCY_WINDOW_MIN,
     FeatureContext,
-    _as_factorizable,
+    as_factorizable,
     index_changes,
     index_labels,
     rule_keys,
@@ -454,7 +454,7 @@ class GrowingVocabulary:
 
     def add(self, values) -> np.ndarray:
         """Codes of values, giving new ones the next codes."""
-        found, distinct = pd.factorize(_as_factorizable(values), use_na_sentinel=False)
+        found, distinct = pd.factorize(as_factorizable(values), use_na_sentinel=False)
         codes = np.empty(len(distinct), np.int64)
         for i, value in enumerate(distinct):
             code = self._codes.get(value)
@@ -465,7 +465,7 @@ class GrowingVocabulary:
         return codes[found]
 
     def codes(self, values) -> np.ndarray:
-        found, distinct = pd.factorize(_as_factorizable(values), use_na_sentinel=False)
+        found, distinct = pd.factorize(as_factorizable(values), use_na_sentinel=False)
         known = np.array([self._codes.get(v, -1) for v in distinct], dtype=np.int64)
         return known[found]
 

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,10 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors  # noqa: F401  (loading.py takes it from here)
 
-SEVERITIES = ("critical", "high", "warning", "info")
-SIGNALS = ("latency", "errors", "saturation", "availability", "anomaly", "other")
+Severity = Literal["critical", "high", "warning", "info"]
+Signal = Literal["latency", "errors", "saturation", "availability", "anomaly", "other"]
+SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+SIGNALS: tuple[Signal, ...] = get_args(Signal)
 SESSION_EVENTS = ("enter", "complete", "abandon", "error")
 
 # Canonical in-memory dtypes: every loader returns exactly these, whatever the file format.
@@ -112,6 +114,10 @@ class TableSpec:
     @property
     def column_names(self) -> list[str]:
         return [column.name for column in self.columns]
+
+    @property
+    def timestamp_columns(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns if column.dtype == "timestamp")
 
     @property
     def required_columns(self) -> list[str]:

@@ -11,12 +11,40 @@ DEFAULT_MODEL_URI = "models:/journeyrank@champion"
 FUTURE_TOLERANCE_MIN = 10.0  # rows dated further ahead of the clock than this are refused
 DASHBOARD_SESSION_HOURS = 12.0  # a dashboard sign-in lasts this long
 REGISTERED_MODEL_NAME = "journeyrank"
+ENV_PREFIX = "JOURNEYRANK_"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a field of Settings (`warm_from` → JOURNEYRANK_WARM_FROM)."""
+    return f"{ENV_PREFIX}{field.upper()}"
+
+
+class ForwardSettings(BaseSettings):
+    """JOURNEYRANK_FORWARD_*: where ranked alerts go next, and which of them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=f"{ENV_PREFIX}FORWARD_", extra="ignore", env_ignore_empty=True
+    )
+
+    url: str | None = Field(None, description="Webhook that receives ranked batches; off if unset.")
+    tiers: str = Field("P1,P2", description="Comma-separated tiers forwarded (e.g. only pages).")
+    token: str | None = Field(None, description="Sent as `Authorization: Bearer <token>`.")
+    timeout_s: float = Field(10.0, gt=0)
+    backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt.")
+    backoff_max_s: float = Field(60.0, gt=0, description="Longest delay between attempts.")
+
+    @property
+    def tier_set(self) -> frozenset[str]:
+        return frozenset(t.strip().upper() for t in self.tiers.split(",") if t.strip())
 
 
 class Settings(BaseSettings):
-    """Where JourneyRank keeps its state and which model it serves (DESIGN.md, "Configuration")."""
+    """Where JourneyRank keeps its state and which model it serves (README.md, "Configuration").
 
-    model_config = SettingsConfigDict(env_prefix="JOURNEYRANK_", extra="ignore")
+    An empty variable counts as unset (JOURNEYRANK_API_TOKEN= leaves the service open).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", env_ignore_empty=True)
 
     home: Path = Field(
         Path(".journeyrank"), description="Working folder for the registry, state and logs."
@@ -40,6 +68,18 @@ class Settings(BaseSettings):
     dashboard_session_hours: float = Field(
         DASHBOARD_SESSION_HOURS, gt=0, description="How long a dashboard sign-in lasts."
     )
+    adapters: Path | None = Field(
+        None, description="Native payload mapping (YAML); the built-in defaults when unset."
+    )
+    warm_from: Path | None = Field(
+        None, description="A data directory the service fills its live state from at start."
+    )
+    warm_until: str | None = Field(
+        None, description="With warm_from: warm only from history before this time."
+    )
+    forward: ForwardSettings = Field(
+        default_factory=ForwardSettings, description="Forwarding ranked alerts on."
+    )
     mlflow_tracking_uri: str | None = Field(
         None,
         validation_alias="MLFLOW_TRACKING_URI",
@@ -52,10 +92,6 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{self.home.resolve() / 'mlflow.db'}"
-
-    @property
-    def state_path(self) -> Path:
-        return self.home.resolve() / "state.sqlite"
 
 
 def settings_at(home: Path) -> Settings:

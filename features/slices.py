@@ -28,7 +28,7 @@ from features.journey_state import JourneyState, build_journey_state
 from features.labels import apply_feedback, derive_impact_labels, label_history
 from features.loading import DataDir
 from features.stages import StageIndex
-from features.table import FeatureTable, _join_on_alert_id, alert_meta
+from features.table import FeatureTable, alert_meta, join_on_alert_id
 from features.timeaxis import MINUTE_NS, from_ns, to_ns
 
 # Concurrency counts distinct services by their previous firing too: two windows of look-back.
@@ -182,7 +182,7 @@ def slice_features(state: FittedState, inputs: SliceInputs) -> pd.DataFrame:
     )
     targets = targets_of(state.plan, inputs.k, inputs.alerts)
     features = build_features(targets, context)
-    return _join_on_alert_id(alert_meta(targets, state.stages), features)
+    return join_on_alert_id(alert_meta(targets, state.stages), features)
 
 
 def label_history_as_of(history: pd.DataFrame, start_ns: int, end_ns: int) -> pd.DataFrame:
@@ -268,5 +268,5 @@ def assemble_feature_table(
         derived, data, state.stages, state.baselines, state.config.attribution
     )
     labels = apply_feedback(target, data.feedback) if data.feedback is not None else target
-    frame = _join_on_alert_id(features, labels)
+    frame = join_on_alert_id(features, labels)
     return FeatureTable(frame, state.baselines, state.stages, state.config, state.plan.step_ns)

@@ -73,11 +73,11 @@ def build_feature_table(
     )
     step("history indexes")
     features = build_features(data.alerts, context, progress=step)
-    frame = _join_on_alert_id(alert_meta(data.alerts, stages), features, labels)
+    frame = join_on_alert_id(alert_meta(data.alerts, stages), features, labels)
     return FeatureTable(frame, baselines, stages, config, window_ns)
 
 
-def _join_on_alert_id(meta: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
+def join_on_alert_id(meta: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:
     """meta, then each other frame's columns, matched one to one on alert_id.
 
     All three are built from the alerts in their order, so when the ids line up and are unique the

@@ -1,6 +1,6 @@
 """Answers without the model: the criticality rule orders, the alert's severity sets the tier.
 
-Fail-open (DESIGN.md, "Policy"): when the model cannot load, the state store cannot answer or the
+Fail-open (README.md, "Safe in front of on-call"): when the model cannot load, the state store cannot answer or the
 features fail for a request, /rank still answers, flagged `fallback`, never with a 5xx. Shadow
 mode answers the same way, flagged `shadow`: the routing an alert had before the model (severity
 pages: critical and high page, warning tickets, info goes to the digest), while the model's own

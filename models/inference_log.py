@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.timeaxis import from_ns, to_ns
+from models.ranking import ANSWER_COLUMNS
 
 LOG_FILE = "inference_log.sqlite"
 CHECKPOINT_PAUSE_S = 0.0  # after a write, wait this long, then checkpoint what has gathered
@@ -44,44 +45,21 @@ CREATE TABLE IF NOT EXISTS verdicts (    -- every human verdict posted to /feedb
 );
 """
 VERDICT_COLUMNS = ("alert_id", "impact", "ts", "author", "note")  # the contract's feedback table
-COLUMNS = (
-    "logged_at",
-    "alert_id",
-    "fired_at",
-    "service",
-    "alert_name",
-    "source",
-    "severity",
-    "model_version",
-    "journey_map_version",
-    "impact_probability",
-    "priority",
-    "tier",
-    "route",
-    "journey",
-    "stage",
-    "segment_at_risk",
-    "reasons",
-    "playbook",
-    "flags",
-    "features",
+LOGGED_ALERT = ("service", "alert_name", "source", "severity")  # what the log keeps of the alert
+SCORES = ("impact_probability", "priority")
+VERSIONS = ("model_version", "journey_map_version")
+# The ranker's answer columns logged as they are (escalation follows from the tier and the map):
+# the versions, then (after the two scores) the rest, in the ranker's order.
+ANSWERED = (
+    *VERSIONS,
+    *(c for c in ANSWER_COLUMNS if c not in ("alert_id", "escalation", *SCORES, *VERSIONS)),
 )
-
-
+COLUMNS = (
+    "logged_at", "alert_id", "fired_at", *LOGGED_ALERT,
+    *ANSWERED[:2], *SCORES, *ANSWERED[2:], "features",
+)  # fmt: skip
 INSERT = (
     f"INSERT INTO inference_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
-)
-ANSWERED = (  # answer columns logged as they are, in COLUMNS order around the two scores
-    "model_version",
-    "journey_map_version",
-    "tier",
-    "route",
-    "journey",
-    "stage",
-    "segment_at_risk",
-    "reasons",
-    "playbook",
-    "flags",
 )
 
 
@@ -119,9 +97,9 @@ class InferenceLog:
                 [now] * len(ids),
                 ids,
                 to_ns(alert["fired_at"]).tolist(),
-                *(alert[c].tolist() for c in ("service", "alert_name", "source", "severity")),
+                *(alert[c].tolist() for c in LOGGED_ALERT),
                 *(answers[c].tolist() for c in ANSWERED[:2]),
-                *(answers[c].astype(float).tolist() for c in ("impact_probability", "priority")),
+                *(answers[c].astype(float).tolist() for c in SCORES),
                 *(answers[c].tolist() for c in ANSWERED[2:]),
                 feature_json,
                 strict=True,

@@ -57,7 +57,10 @@ def expected_calibration_error(probability, label, bins: int = ECE_BINS) -> floa
 def ranking_metrics(
     score, label, weight, probability=None, threshold: float | None = None
 ) -> dict[str, float]:
-    """Every figure of DESIGN.md "Evaluation" for one ordering (probability-based ones when given)."""
+    """Every figure of the comparison table (models/evaluation.py) for one ordering.
+
+    The probability-based ones (calibration) only when `probability` is given.
+    """
     score, label = np.asarray(score, dtype=np.float64), np.asarray(label).astype(int)
     both = len(np.unique(label)) == 2
     out = {
@@ -103,3 +106,31 @@ def slice_metrics(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def reliability_bins(
+    probability: np.ndarray, label: np.ndarray, bins: int = ECE_BINS
+) -> pd.DataFrame:
+    """Equal-count bins of the predicted probability (as in expected_calibration_error)."""
+    order = np.argsort(probability, kind="stable")
+    rows = [
+        {"predicted": probability[part].mean(), "observed": label[part].mean(), "n": len(part)}
+        for part in np.array_split(order, min(bins, len(label)))
+        if len(part)
+    ]
+    return pd.DataFrame(rows)
+
+
+def shap_mean_abs(contributions: np.ndarray, features: list[str]) -> pd.DataFrame:
+    """Mean |TreeSHAP contribution| per feature (raw-score units), largest first."""
+    return (
+        pd.DataFrame(
+            {
+                "feature": features,
+                "mean_abs_contribution": np.abs(contributions).mean(axis=0),
+                "mean_contribution": contributions.mean(axis=0),
+            }
+        )
+        .sort_values("mean_abs_contribution", ascending=False, kind="stable")
+        .reset_index(drop=True)
+    )

@@ -1,4 +1,4 @@
-"""What people decide above the model (DESIGN.md, "Policy"): floors, and whether to run in shadow.
+"""What people decide above the model (README.md, "Safe in front of on-call"): floors, and whether to run in shadow.
 
 A policy file (JOURNEYRANK_POLICY, YAML) is validated like the journey map: one ContractError
 naming the key and line. A *floor* says that alerts matching its selector never rank below its
@@ -20,19 +20,17 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from features.journey_map import MapValueError, load_yaml_model
-from models.tiers import ROUTES
+from features.schemas import Severity
+from models.tiers import ROUTES, TIERS, Tier
 
 POLICY_FLOOR = "policy_floor"
-TIERS = ("P1", "P2", "P3", "P4")
-Tier = Literal["P1", "P2", "P3", "P4"]
-Severity = Literal["critical", "high", "warning", "info"]
 REGEX_PREFIX = "re:"  # a pattern that starts so is a regular expression; else a glob (fnmatch)
 
 

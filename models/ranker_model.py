@@ -10,7 +10,8 @@ import pandas as pd
 from models.ranker_files import load_ranker, save_ranker
 from models.ranking import Ranker
 
-ARTIFACT_KEY = "ranker"
+RANKER_DIR = "ranker"  # the ranker's plain files; MLflow keeps the folder's name under artifacts/
+ARTIFACT_KEY = RANKER_DIR
 CODE_DIRS = ("features", "models")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,8 +28,12 @@ class JourneyRankerModel(mlflow.pyfunc.PythonModel):
         return self.ranker.rank(model_input, model_version=(params or {}).get("model_version", ""))
 
 
-def log_ranker(ranker: Ranker, folder: Path, example: pd.DataFrame, name: str = "ranker"):
-    """Log the ranker to the active run with its code, signature and input example; returns the ModelInfo."""
+def log_ranker(ranker: Ranker, scratch: Path, example: pd.DataFrame, name: str = RANKER_DIR):
+    """Log the ranker to the active run with its code, signature and input example; returns the ModelInfo.
+
+    Its plain files are written to `scratch`/ranker first, the folder MLflow copies.
+    """
+    folder = Path(scratch) / RANKER_DIR
     save_ranker(ranker, folder)
     example = example.reset_index(drop=True)
     if isinstance(example["fired_at"].dtype, pd.DatetimeTZDtype):
@@ -46,6 +51,11 @@ def log_ranker(ranker: Ranker, folder: Path, example: pd.DataFrame, name: str = 
         input_example=example,
         pip_requirements=_requirements(),
     )
+
+
+def ranker_files_in(mlflow_model: Path) -> Path:
+    """Where the ranker's plain files sit inside a saved MLflow model (its MLmodel's folder)."""
+    return Path(mlflow_model) / "artifacts" / RANKER_DIR
 
 
 def _requirements() -> list[str]:

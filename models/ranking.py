@@ -63,7 +63,7 @@ def users_at_risk(features: pd.DataFrame) -> np.ndarray:
 
 
 def priority_score(probability: np.ndarray, features: pd.DataFrame) -> np.ndarray:
-    """The ordering score: probability × users at risk × stage impact (DESIGN.md, "The ranker").
+    """The ordering score: probability × users at risk × stage impact (README.md, "Concepts in a page").
 
     Users at risk enter on a log scale (a stage with 10x the traffic is not 10x as urgent at the
     same probability: most of its users are not hit) and stage impact as the map's customer

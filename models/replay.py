@@ -11,9 +11,9 @@ from features.episodes import alert_episode_matches
 from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, to_ns
 from models.reference_rankings import criticality_rule_score, severity_score
+from models.tiers import PAGED_TIERS
 
 PAGE_EVERYTHING, PAGE_NOTHING = "page_everything", "page_nothing"
-PAGED_TIERS = ("P1", "P2")
 QUICK_MINUTES = (5, 15)
 REPLAY_COLUMNS = (
     "pages",

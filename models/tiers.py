@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Literal, get_args
 
 import numpy as np
 
 from models.config import PageBudget
 
-ROUTES = {"P1": "incident_room", "P2": "page", "P3": "ticket", "P4": "digest"}
+Tier = Literal["P1", "P2", "P3", "P4"]
+TIERS: tuple[Tier, ...] = get_args(Tier)
+PAGED_TIERS = TIERS[:2]  # P1 + P2 are pages
+ROUTES = dict(zip(TIERS, ("incident_room", "page", "ticket", "digest"), strict=True))
 
 
 @dataclass(frozen=True)
@@ -25,8 +29,8 @@ class TierThresholds:
         priority = np.asarray(priority, dtype=np.float64)
         return np.select(
             [priority >= self.p1, priority >= self.p2, priority >= self.p3],
-            ["P1", "P2", "P3"],
-            "P4",
+            list(TIERS[:-1]),
+            TIERS[-1],
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -37,10 +41,7 @@ def fit_thresholds(priority: np.ndarray, days: float, budget: PageBudget) -> Tie
     """Pick thresholds so that validation pages stay within the budget (share of alerts or pages a day)."""
     priority = np.sort(np.asarray(priority, dtype=np.float64))[::-1]
     n = len(priority)
-    share = budget.share if budget.share is not None else 1.0
-    if budget.per_day is not None:
-        share = min(share, budget.per_day * days / max(n, 1))
-    pages = max(1, int(np.floor(share * n)))
+    pages = max(1, int(np.floor(page_share(budget, days, n) * n)))
     p2 = _threshold_for_top(priority, pages)
     p1 = _threshold_for_top(priority, max(1, int(np.floor(budget.incident_room_share * pages))))
     p3 = _threshold_for_top(priority, min(n, pages + int(np.floor(budget.ticket_share * n))))
@@ -48,6 +49,14 @@ def fit_thresholds(priority: np.ndarray, days: float, budget: PageBudget) -> Tie
     return TierThresholds(
         p1=p1, p2=p2, p3=p3, page_share=paged / max(n, 1), pages_per_day=paged / max(days, 1e-9)
     )
+
+
+def page_share(budget: PageBudget, days: float, alerts: int) -> float:
+    """The page budget as a share of alerts (a pages-a-day budget converts at this period's rate)."""
+    share = budget.share if budget.share is not None else 1.0
+    if budget.per_day is not None:
+        share = min(share, budget.per_day * days / max(alerts, 1))
+    return share
 
 
 def _threshold_for_top(descending: np.ndarray, k: int) -> float:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +12,7 @@ from features.aggregation import AggregationResult, Progress, aggregate_session_
 from features.errors import ContractError, Verbatim
 from features.loading import validate_table
 from features.schemas import JOURNEY_OUTCOMES
+from pipeline.io import write_atomically
 
 WINDOW_MIN = 5
 
@@ -51,7 +50,8 @@ def aggregate(
             events_path.name, "", "at least one session that enters a stage", got=got
         )
     outcomes = validate_table(result.outcomes, JOURNEY_OUTCOMES, out_path.name)
-    write_atomically(outcomes, out_path)
+    csv = out_path.suffix.lower() == ".csv"
+    write_atomically(out_path, lambda tmp: _write_outcomes(outcomes, tmp, csv))
     return result
 
 
@@ -63,19 +63,7 @@ def _aggregate_on_spark(events_path: Path, window: pd.Timedelta) -> AggregationR
         return aggregate_session_events_spark(spark, events_path, window)
 
 
-def write_atomically(table: pd.DataFrame, out_path: Path) -> None:
-    """Write to a temporary file beside `out_path`, then rename it: readers never see half a file."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    # Not mkstemp: its 0600 mode would survive the rename; a plain new file follows the umask.
-    tmp = out_path.with_name(f".{out_path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        _write_table(table, tmp, csv=out_path.suffix.lower() == ".csv")
-        os.replace(tmp, out_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_table(table: pd.DataFrame, path: Path, csv: bool) -> None:
+def _write_outcomes(table: pd.DataFrame, path: Path, csv: bool) -> None:
     if csv:
         table.to_csv(path, index=False)
         return

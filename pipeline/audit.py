@@ -14,32 +14,18 @@ from features.loading import DataDir, load_data_dir
 from features.map_evidence import map_health, unmapped_records
 from features.settings import Settings
 from features.table import build_feature_table
-from models.drift import LEVELS, Thresholds, Verdict, feature_drift, judge, numeric_drift
+from models.drift import LEVELS, Thresholds, feature_drift, judge, numeric_drift
 from models.evaluation import MODEL, evaluate
 from models.inference_log import InferenceLog
 from models.ranking import Ranker
 from models.registry import load_ranker_from, resolve, use_tracking
 from models.uncertainty import margin_spread
-from pipeline.features import write_atomically
-from pipeline.outcomes import parse_since
+from pipeline.io import parse_since, write_atomically
+from pipeline.reports.audit import audit_html, audit_json
+from pipeline.results import Audit
 
 EXPERIMENT = "audits"
 HTML_FILE, JSON_FILE = "audit.html", "audit.json"
-
-
-@dataclass(frozen=True)
-class Audit:
-    model_uri: str
-    version: str | None
-    source: str  # "inference log" or "data directory"
-    period: tuple[pd.Timestamp, pd.Timestamp]
-    alerts: int
-    features: pd.DataFrame
-    score: dict
-    tiers: dict
-    coverage: dict
-    performance: dict | None
-    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -62,8 +48,6 @@ def run_audit(
     since=None,
     limits: Thresholds | None = None,
 ) -> AuditResult:
-    from pipeline.audit_report import audit_html, audit_json
-
     start = parse_since(since)
     client = use_tracking(settings.tracking_uri, EXPERIMENT)
     _, version = resolve(client, model_uri)

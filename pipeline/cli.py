@@ -381,8 +381,7 @@ def export_log(
     """Export the inference log (every ranked alert, its features, scores and versions) for audits."""
     from features.settings import load_settings
     from models.inference_log import InferenceLog
-    from pipeline.features import write_atomically
-    from pipeline.outcomes import parse_since
+    from pipeline.io import parse_since, write_atomically
 
     frame = InferenceLog.in_home(load_settings().home).export(parse_since(since))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -412,8 +411,8 @@ def outcomes(
     """Time to restore journey continuity, conversion stability, and a replay of paging policies."""
     from features.settings import load_settings
     from pipeline.outcomes import run_outcomes
-    from pipeline.outcomes_report import replay_digest
     from pipeline.render import frame_table
+    from pipeline.reports.outcomes import replay_digest
 
     with _steps("outcomes"):
         result = run_outcomes(data, out, load_settings(), model, budget, since)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-import pandas as pd
 
 from features.build import feature_catalogue
 from features.config import FeatureJobConfig
@@ -15,6 +12,7 @@ from features.loading import load_data_dir
 from features.spec import FeatureSpec
 from features.table import FeatureTable, build_feature_table
 from models.truth_metrics import truth_agreement
+from pipeline.io import write_atomically
 
 
 @dataclass(frozen=True)
@@ -65,19 +63,3 @@ def _build_on_spark(data, config: FeatureJobConfig | None) -> FeatureTable:
 
     with spark_session() as spark:
         return build_feature_table_spark(spark, data, config)
-
-
-def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
-    """Write beside the target, then rename: a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """A table a job hands on: CSV when the name ends in .csv, else Parquet; written atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".csv":
-        write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
-    else:
-        write_atomically(path, lambda tmp: frame.to_parquet(tmp, index=False))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from features.settings import Settings
 from models.inference_log import InferenceLog
-from pipeline.features import write_table
+from pipeline.io import write_table
 
 
 def export_feedback(settings: Settings, out: Path) -> int:

@@ -7,38 +7,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
-import numpy as np
-import pandas as pd
-import yaml
 
-from features.journey_map import JourneyMap
 from features.loading import DataDir, load_data_dir
 from features.map_evidence import (
     MapCheckConfig,
-    MapEvidence,
     map_health,
-    map_summary,
-    suggested_patch,
 )
 from features.settings import Settings
 from models.registry import load_ranker_from, use_tracking
-from pipeline.features import write_atomically
+from pipeline.io import write_atomically
+from pipeline.reports.map_check import map_check_html, map_check_json, patch_yaml
+from pipeline.results import MapCheck
 
 EXPERIMENT = "map-checks"
 JSON_FILE, PATCH_FILE, HTML_FILE = "map_check.json", "map_patch.yaml", "map_check.html"
-
-
-@dataclass(frozen=True)
-class MapCheck:
-    """The check's findings and what they were computed on."""
-
-    found: MapEvidence
-    episodes: pd.DataFrame
-    journey_map: JourneyMap
-    map_source: str  # the data directory's journey_map.yaml, or the model's map
-    period: tuple[pd.Timestamp, pd.Timestamp]
-    alerts: int
-    config: MapCheckConfig
 
 
 @dataclass(frozen=True)
@@ -66,8 +48,6 @@ def check_map(
     Writes map_check.json, map_patch.yaml (for a person to review: the map file is never
     touched) and map_check.html, and logs an MLflow run.
     """
-    from pipeline.map_check_report import map_check_html
-
     config = config or MapCheckConfig()
     use_tracking(settings.tracking_uri, EXPERIMENT)
     data = load_data_dir(data_dir)
@@ -110,50 +90,6 @@ def compute_map_check(
         len(data.alerts),
         config,
     )
-
-
-def map_check_json(check: MapCheck) -> dict:
-    found = check.found
-    summary = map_summary(found)
-    return {
-        "journey_map": check.map_source,
-        "journey_map_version": str(check.journey_map.version),
-        "period": [str(t) for t in check.period],
-        "alerts": check.alerts,
-        "episodes": len(check.episodes),
-        "unmapped_services": summary["unmapped_services"],
-        "renamed_services": summary["renamed_services"],
-        "doubtful_links": _records(found.doubtful),
-        **{k: summary[k] for k in ("sparse_stages", "stages_without_services")},
-        "stages_without_data": [
-            f"{r.journey}/{r.stage}" for r in found.stages.itertuples() if r.status == "no data"
-        ],
-        "silent_services": found.silent,
-        "stages": _records(found.stages),
-        "config": check.config.model_dump(),
-    }
-
-
-def patch_yaml(check: MapCheck) -> str:
-    """map_patch.yaml: the suggested changes with their reasons, headed by how to use them."""
-    header = (
-        f"# Suggested changes to the journey map ({check.map_source}, version "
-        f"{check.journey_map.version}),\n# from `journeyrank map-check` on "
-        f"{check.period[0]:%Y-%m-%d} → {check.period[1]:%Y-%m-%d}. Nothing was applied: review "
-        "each entry,\n# edit journey_map.yaml by hand, bump its version, and retrain.\n"
-    )
-    body = yaml.safe_dump(
-        suggested_patch(check.found, check.journey_map), sort_keys=False, allow_unicode=True
-    )
-    return header + body
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    clean = frame.astype(object).where(frame.notna(), None)
-    return [
-        {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
-        for row in clean.to_dict("records")
-    ]
 
 
 def _log_run(check: MapCheck, paths) -> str:

@@ -31,48 +31,20 @@ from models.registry import load_ranker_from, resolve, use_tracking
 from models.replay import (
     PAGE_EVERYTHING,
     PAGE_NOTHING,
-    Replay,
     model_pages,
     reference_pages,
     replay_paging,
 )
-from pipeline.features import write_atomically
+from pipeline.io import parse_since, write_atomically
 from pipeline.lineage import file_digest
+from pipeline.reports.outcomes import outcomes_html, outcomes_json
+from pipeline.results import Outcomes
 from pipeline.score import score_alerts
 
 EXPERIMENT = "outcomes"
 DEFAULT_BUDGET = 0.10
 DAY = pd.Timedelta(days=1)
 HTML_FILE, JSON_FILE, EPISODES_FILE = "outcomes.html", "outcomes.json", "episodes.csv"
-
-
-@dataclass(frozen=True)
-class Outcomes:
-    """Everything the report shows, computed over one period of a data directory."""
-
-    period_start: pd.Timestamp
-    period_end: pd.Timestamp
-    episodes: (
-        pd.DataFrame
-    )  # features.episodes.EPISODE_COLUMNS, plus minutes to each policy's first page
-    windows: (
-        pd.DataFrame
-    )  # per stage × window: observed, expected, z (features.episodes.window_losses)
-    per_stage: pd.DataFrame  # per stage over the period (features.episodes.stage_summary)
-    stage_weeks: pd.DataFrame  # per stage and week
-    replay: Replay
-    pages: dict[str, np.ndarray]  # policy -> paged mask over `alerts`
-    alerts: pd.DataFrame  # the period's alerts, in time order
-    stage_index: StageIndex
-    budget: float
-    config: EpisodeConfig
-    data_dir: str
-    model_uri: str | None = None
-    model_version: str | None = None
-
-    @property
-    def days(self) -> float:
-        return (self.period_end - self.period_start) / DAY
 
 
 @dataclass(frozen=True)
@@ -110,8 +82,6 @@ def run_outcomes(
     config: EpisodeConfig | None = None,
 ) -> OutcomesResult:
     """Episodes, per stage and week figures and the paging replay, written as HTML + JSON + an MLflow run."""
-    from pipeline.outcomes_report import outcomes_html, outcomes_json
-
     config = config or EpisodeConfig()
     budget = _check_budget(budget)
     start = parse_since(since)
@@ -228,21 +198,6 @@ def period_outcomes(outcomes: pd.DataFrame, since: pd.Timestamp | None) -> pd.Da
             "--since", "option", f"a time before the data ends ({last})", got=str(since)
         )
     return period
-
-
-def parse_since(since: pd.Timestamp | str | None) -> pd.Timestamp | None:
-    """An ISO 8601 time with a time zone (naive times are refused, not guessed), in UTC."""
-    if since is None:
-        return None
-    try:
-        stamp = pd.Timestamp(since)
-    except ValueError as err:
-        raise ContractError(
-            "--since", "option", "an ISO 8601 time stamp with a time zone", got=str(since)
-        ) from err
-    if stamp.tzinfo is None:
-        raise ContractError("--since", "option", "a time zone (…Z or …+01:00)", got=str(since))
-    return stamp.tz_convert("UTC")
 
 
 def _check_budget(budget: float) -> float:

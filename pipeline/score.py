@@ -18,7 +18,7 @@ from features.stages import StageIndex
 from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranking import Ranker, ranker_rows
 from models.registry import load_ranker_from, resolve, use_tracking
-from pipeline.features import write_table
+from pipeline.io import write_table
 
 
 @dataclass(frozen=True)

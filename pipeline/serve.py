@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.settings import Settings
+from features.settings import Settings, env_name
 from models.registry import load_ranker_from, resolve, use_tracking
 
 SERVICE = "serving.service:JourneyRank"
@@ -25,7 +25,7 @@ class ImportedModel:
 def bentoml_env(settings: Settings) -> dict[str, str]:
     """The environment the service runs in: its home, BentoML's store inside it, no phoning home."""
     return {
-        "JOURNEYRANK_HOME": str(settings.home.resolve()),
+        env_name("home"): str(settings.home.resolve()),
         "BENTOML_HOME": str((settings.home / "bentoml").resolve()),
         "BENTOML_DO_NOT_TRACK": "true",
         "MLFLOW_TRACKING_URI": settings.tracking_uri,
@@ -77,9 +77,9 @@ def start_service(
     """`bentoml serve` in a child process (the caller stops it); the model must be imported first."""
     env = {**os.environ, **bentoml_env(settings)}
     if warm_from is not None:
-        env["JOURNEYRANK_WARM_FROM"] = str(Path(warm_from).resolve())
+        env[env_name("warm_from")] = str(Path(warm_from).resolve())
     if warm_until is not None:
-        env["JOURNEYRANK_WARM_UNTIL"] = warm_until
+        env[env_name("warm_until")] = warm_until
     if workers is not None:
         env["BENTOML_CONFIG_OPTIONS"] = f"services.journeyrank.workers={workers}"
     output = subprocess.DEVNULL if quiet else None

@@ -26,8 +26,7 @@ from features.settings import Settings
 from features.stages import StageIndex
 from models.fallback import FALLBACK, original_tier
 from models.inference_log import InferenceLog
-from pipeline.features import write_atomically, write_table
-from pipeline.outcomes import parse_since
+from pipeline.io import parse_since, write_atomically, write_table
 
 PAGES = ("P1", "P2")
 JSON_FILE, DEMOTED_FILE = "shadow_report.json", "shadow_demoted_harmful.csv"

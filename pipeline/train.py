@@ -32,9 +32,10 @@ from models.registry import (
     use_tracking,
     version_of,
 )
-from models.report import write_training_report
+from models.tiers import page_share
 from models.training import TimeSplit, cut, fit_ranker, require_both_classes, split_by_time
 from pipeline.lineage import log_data_lineage
+from pipeline.reports.training import write_training_report
 
 Progress = Callable[[str], None]
 
@@ -85,7 +86,7 @@ def train(
             for path in write_training_report(evaluation, ranker, split, Path(tmp) / "report"):
                 mlflow.log_artifact(str(path), artifact_path="report")
             step("model, registry and champion gate")
-            info = log_ranker(ranker, Path(tmp) / "ranker", _example(split.test))
+            info = log_ranker(ranker, Path(tmp), _example(split.test))
         version = mlflow.register_model(info.model_uri, config.registered_model)
         decision = _gate(client, config, data, feedback, evaluation, str(version.version))
         mlflow.set_tags({"gate.alias": decision.alias, "gate.decision": decision.sentence()})
@@ -155,7 +156,7 @@ def _evaluate(
         frame,
         scored["priority"].to_numpy(),
         scored["impact_probability"].to_numpy(),
-        budget_share(config, split.days("test"), len(frame)),
+        page_share(config.page_budget, split.days("test"), len(frame)),
         truth,
     )
 
@@ -188,15 +189,6 @@ def map_check_of(data: DataDir, baselines: Baselines) -> dict:
         data.journey_outcomes, data.alerts, data.journey_map, int(data.window.value), baselines
     )
     return map_summary(found)
-
-
-def budget_share(config: TrainConfig, days: float, alerts: int) -> float:
-    """The page budget as a share of alerts (a pages-a-day budget converts at this period's rate)."""
-    budget = config.page_budget
-    share = budget.share if budget.share is not None else 1.0
-    if budget.per_day is not None:
-        share = min(share, budget.per_day * days / max(alerts, 1))
-    return share
 
 
 def _gate(
@@ -262,7 +254,9 @@ def _info(
         "feedback_verdicts": 0 if feedback is None else len(feedback),
         "label_config": table.config.labels.model_dump(),
         "window_minutes": table.window_ns / 60e9,
-        "page_budget_share": budget_share(config, split.days("validation"), len(split.validation)),
+        "page_budget_share": page_share(
+            config.page_budget, split.days("validation"), len(split.validation)
+        ),
         "train_alerts": len(split.train),
         "validation_alerts": len(split.validation),
         "test_alerts": len(split.test),

@@ -25,9 +25,11 @@ from pydantic import (
     field_validator,
 )
 
+from features.schemas import SIGNALS
+from features.settings import env_name
 from serving.api_models import LATEST, AlertIn, Instant, RankResponse, Severity
 
-CONFIG_ENV = "JOURNEYRANK_ADAPTERS"
+CONFIG_ENV = env_name("adapters")
 TEXT_MAX = 512  # the contract's longest text field (AlertIn)
 
 DEFAULT_SEVERITIES: dict[str, Severity] = {
@@ -43,7 +45,6 @@ DEFAULT_SIGNAL_WORDS = {
     "availability": ("down", "unavailable", "unreachable", "availability", "health", "crashloop"),
     "anomaly": ("anomal",),
 }
-SIGNALS = ("latency", "errors", "saturation", "availability", "anomaly", "other")
 
 
 class AdapterConfig(BaseModel):

@@ -15,9 +15,9 @@ from pydantic import (
     model_validator,
 )
 
-Severity = Literal["critical", "high", "warning", "info"]
-Signal = Literal["latency", "errors", "saturation", "availability", "anomaly", "other"]
-Tier = Literal["P1", "P2", "P3", "P4"]
+from features.schemas import Severity, Signal
+from models.tiers import Tier
+
 # counts are stored as SQLite INTEGER and pandas int64: a larger one would fail the write (a 500)
 INT64_MAX = 2**63 - 1
 Count = Annotated[int, Field(ge=0, le=INT64_MAX)]

@@ -16,12 +16,10 @@ import logging
 import random
 import threading
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from features.settings import ForwardSettings, Settings
 from serving.api_models import AlertIn, RankedAlert, RankResponse
 from serving.outbox import Delivery, Outbox, Page
 
@@ -31,23 +29,6 @@ SETTLED_KEPT_S = 7 * 24 * 3600  # how long delivered keys are kept (a re-send wi
 IDLE_WAIT_S = 30.0  # with nothing due, look at the outbox again after this (or when woken)
 LEASE_EXTRA_S = 5.0  # a taken delivery left unsettled (the process died) is retried after its
 # post's timeout and this much more
-
-
-class ForwardSettings(BaseSettings):
-    """JOURNEYRANK_FORWARD_*: where ranked alerts go next, and which of them."""
-
-    model_config = SettingsConfigDict(env_prefix="JOURNEYRANK_FORWARD_", extra="ignore")
-
-    url: str | None = Field(None, description="Webhook that receives ranked batches; off if unset.")
-    tiers: str = Field("P1,P2", description="Comma-separated tiers forwarded (e.g. only pages).")
-    token: str | None = Field(None, description="Sent as `Authorization: Bearer <token>`.")
-    timeout_s: float = Field(10.0, gt=0)
-    backoff_s: float = Field(1.0, gt=0, description="First retry delay; doubles per attempt.")
-    backoff_max_s: float = Field(60.0, gt=0, description="Longest delay between attempts.")
-
-    @property
-    def tier_set(self) -> frozenset[str]:
-        return frozenset(t.strip().upper() for t in self.tiers.split(",") if t.strip())
 
 
 class Forwarder:
@@ -60,9 +41,9 @@ class Forwarder:
         self._failures = 0  # consecutive failed attempts: the downstream's backoff
 
     @classmethod
-    def from_env(cls, home: Path) -> Forwarder | None:
-        settings = ForwardSettings()
-        return cls(settings, Outbox.in_home(home)) if settings.url else None
+    def from_settings(cls, settings: Settings) -> Forwarder | None:
+        forward = settings.forward
+        return cls(forward, Outbox.in_home(settings.home)) if forward.url else None
 
     # ------------------------------------------------------------------ requests' side
 

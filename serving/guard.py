@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import hmac
 import json
-import os
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-TOKEN_ENV = "JOURNEYRANK_API_TOKEN"
+from features.settings import Settings, load_settings
+
 OPEN_PATHS = ("/healthz", "/readyz", "/livez", "/metrics", "/docs", "/docs.json", "/ui")
 DASHBOARD_PATH = "/ui"
 INCIDENTS_PATH = "/incidents"  # GET routes, mounted: what they tell is as private as the POSTs
@@ -24,13 +24,19 @@ class Guard:
     with the criticality rule), with a JSON body naming each cause.
     """
 
-    def __init__(self, app: ASGIApp, degraded: Callable[[], dict[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        degraded: Callable[[], dict[str, str]] | None = None,
+        settings: Callable[[], Settings] = load_settings,
+    ) -> None:
         self.app = app
         self.degraded = degraded
+        self.settings = settings  # the running service's: reading the environment costs ms
 
     @property
     def token(self) -> str | None:
-        return os.environ.get(TOKEN_ENV) or None  # never logged
+        return self.settings().api_token  # never logged
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _under(scope["path"], DASHBOARD_PATH):

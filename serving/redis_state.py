@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.online import Retention
 from features.timeaxis import MINUTE_NS, to_ns
-from serving.state import TABLES, Table, _records, _text, _typed
+from serving.state import TABLES, Table, mirrored_text, table_records, typed_frame
 
 KEY_SEPARATOR = "\x1f"
 DEFAULT_PREFIX = "journeyrank"
@@ -100,7 +100,7 @@ class RedisStateStore:
         if frame.empty:
             return 0
         table = TABLES[name]
-        self._write(table, _records(frame, table))
+        self._write(table, table_records(frame, table))
         return len(frame)
 
     def _write(self, table: Table, records: list[tuple]) -> None:
@@ -161,17 +161,17 @@ class RedisStateStore:
         flat = self._since(keys=[log_key, rows_key], args=[after])
         listed = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
         if not listed:
-            return _typed(pd.DataFrame(columns=list(table.columns)), table), after
+            return typed_frame(pd.DataFrame(columns=list(table.columns)), table), after
         rows = [tuple(json.loads(row)) for _, row in listed]
         values = list(zip(*rows, strict=True))
         frame = pd.DataFrame(
             {
-                column: list(values[i]) if column in table.typed else _text(values[i])
+                column: list(values[i]) if column in table.typed else mirrored_text(values[i])
                 for i, column in enumerate(table.columns)
             },
             dtype=object,
         )
-        return _typed(frame, table), int(listed[-1][0])
+        return typed_frame(frame, table), int(listed[-1][0])
 
     def last_rowids(self, names: tuple[str, ...]) -> dict[str, int]:
         """The highest write number of each table (0 when empty), in one round trip."""

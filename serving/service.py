@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from http import HTTPStatus
 from pathlib import Path
 
@@ -11,9 +10,9 @@ from _bentoml_sdk.io_models import IORootModel  # what BentoML builds for a root
 from bentoml.exceptions import BentoMLException
 from pydantic import TypeAdapter
 
-from features.settings import load_settings
+from features.settings import Settings, load_settings
+from models.ranker_model import ranker_files_in
 from serving.adapters import (
-    CONFIG_ENV,
     AlertmanagerWebhook,
     GrafanaWebhook,
     NativeRankResponse,
@@ -33,8 +32,6 @@ from serving.guard import DASHBOARD_PATH, INCIDENTS_PATH, Guard
 from serving.incident_routes import create_incident_routes
 
 MODEL_NAME = "journeyrank"
-WARM_FROM_ENV = "JOURNEYRANK_WARM_FROM"
-WARM_UNTIL_ENV = "JOURNEYRANK_WARM_UNTIL"
 # One worker process: each holds the whole live state, so a second one doubles the memory. Its
 # threads let requests that arrive together queue in the engine, which ranks them in shared
 # passes (serving/engine.py); the engine's own locks keep the state consistent.
@@ -79,17 +76,15 @@ class JourneyRank:
         from serving.adapters import AdapterConfig
         from serving.forwarder import Forwarder
 
-        warm = os.environ.get(WARM_FROM_ENV)
-        until = os.environ.get(WARM_UNTIL_ENV)
         settings = load_settings()
-        self.adapters = AdapterConfig.load(os.environ.get(CONFIG_ENV))
-        self.forwarder = Forwarder.from_env(settings.home)
+        self.adapters = AdapterConfig.load(settings.adapters)
+        self.forwarder = Forwarder.from_settings(settings)
         self.engine = RankingEngine.open(
             settings,
             ranker_folder(self.model_ref.path),
             model,
-            Path(warm) if warm else None,
-            pd.Timestamp(until) if until else None,
+            settings.warm_from,
+            pd.Timestamp(settings.warm_until) if settings.warm_until else None,
         )
         if self.forwarder is not None:
             self.forwarder.start()
@@ -196,7 +191,13 @@ def _paged_tiers(incident_ids: list[str]) -> dict[str, str]:
     return forwarder.paged_tiers(incident_ids) if forwarder is not None else {}
 
 
-JourneyRank.add_asgi_middleware(Guard, degraded=_degraded_causes)
+def _settings() -> Settings:
+    """The settings this worker's service was built with (read once, when it started)."""
+    engine = getattr(bentoml.get_current_service(), "engine", None)
+    return getattr(engine, "settings", None) or load_settings()
+
+
+JourneyRank.add_asgi_middleware(Guard, degraded=_degraded_causes, settings=_settings)
 # The dashboard and the incident routes read the engine of the service instance this worker
 # built (set by BentoML before the worker takes requests).
 JourneyRank.mount_asgi_app(
@@ -211,4 +212,4 @@ JourneyRank.mount_asgi_app(
 
 def ranker_folder(model_path: str) -> Path:
     """Where the ranker's plain files sit inside a BentoML-imported MLflow model."""
-    return Path(model_path) / "mlflow_model" / "artifacts" / "ranker"
+    return ranker_files_in(Path(model_path) / "mlflow_model")

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from features.online import Retention
-from features.schemas import TIMESTAMP_DTYPE
+from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES, TIMESTAMP_DTYPE, TableSpec
 from features.timeaxis import MINUTE_NS, to_ns
 from models.inference_log import WalCheckpoints
 
@@ -37,62 +37,22 @@ class Table:
 
     @property
     def typed(self) -> set[str]:
-        """Columns _typed converts (times and numbers); every other one holds text."""
+        """Columns typed_frame converts (times and numbers); every other one holds text."""
         return {*self.times, *NUMBERS} & set(self.columns)
 
 
+def _contract_table(name: str, spec: TableSpec, key: tuple[str, ...]) -> Table:
+    """A contract table held as it is: its columns, its times, pruned by its time column."""
+    return Table(name, key, tuple(spec.column_names), spec.timestamp_columns, spec.time_column)
+
+
 TABLES = {
-    "outcomes": Table(
-        "outcomes",
-        ("window_start", "journey", "stage", "segment", "region"),
-        (
-            "window_start",
-            "journey",
-            "stage",
-            "segment",
-            "region",
-            "sessions",
-            "completed",
-            "abandoned",
-            "errors",
-            "latency_p95_ms",
-        ),
-        ("window_start",),
-        "window_start",
+    "outcomes": _contract_table(
+        "outcomes", JOURNEY_OUTCOMES, ("window_start", "journey", "stage", "segment", "region")
     ),
-    "alerts": Table(
-        "alerts",
-        ("alert_id",),
-        (
-            "alert_id",
-            "fired_at",
-            "resolved_at",
-            "source",
-            "service",
-            "alert_name",
-            "severity",
-            "signal",
-            "anomaly_score",
-            "region",
-            "labels",
-        ),
-        ("fired_at", "resolved_at"),
-        "fired_at",
-    ),
-    "changes": Table(
-        "changes",
-        ("change_id",),
-        ("change_id", "ts", "service", "kind", "description"),
-        ("ts",),
-        "ts",
-    ),
-    "feedback": Table(
-        "feedback",
-        ("alert_id", "ts"),
-        ("alert_id", "impact", "ts", "author", "note"),
-        ("ts",),
-        "ts",
-    ),
+    "alerts": _contract_table("alerts", ALERTS, ("alert_id",)),
+    "changes": _contract_table("changes", CHANGES, ("change_id",)),
+    "feedback": _contract_table("feedback", FEEDBACK, ("alert_id", "ts")),
     "labels": Table(
         "labels",
         ("alert_id",),
@@ -141,7 +101,7 @@ class SqliteStateStore:
         if frame.empty:
             return 0
         table = TABLES[name]
-        records = _records(frame, table)
+        records = table_records(frame, table)
         placeholders = ", ".join("?" * len(table.columns))
         self.db.execute("BEGIN IMMEDIATE")
         try:
@@ -203,17 +163,17 @@ class SqliteStateStore:
         )
         rows = cursor.fetchall()
         if not rows:
-            return _typed(pd.DataFrame(columns=list(table.columns)), table), after
+            return typed_frame(pd.DataFrame(columns=list(table.columns)), table), after
         # column by column; text stays Python strings, as the live mirror holds it
         values = list(zip(*rows, strict=True))[1:]
         frame = pd.DataFrame(
             {
-                name: column if name in table.typed else _text(column)
+                name: column if name in table.typed else mirrored_text(column)
                 for name, column in zip(table.columns, values, strict=True)
             },
             dtype=object,
         )
-        return _typed(frame, table), int(rows[-1][0])
+        return typed_frame(frame, table), int(rows[-1][0])
 
     def last_rowids(self, names: tuple[str, ...]) -> dict[str, int]:
         """The highest rowid of each table (0 when empty), in one query: which tables have news."""
@@ -253,7 +213,7 @@ class SqliteStateStore:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0]
 
 
-def _records(frame: pd.DataFrame, table: Table) -> list[tuple]:
+def table_records(frame: pd.DataFrame, table: Table) -> list[tuple]:
     columns = {}
     for name in table.columns:
         values = frame[name] if name in frame else pd.Series([None] * len(frame))
@@ -294,7 +254,7 @@ def _times(column: pd.Series):
     return pd.to_datetime(ns, utc=True).astype(TIMESTAMP_DTYPE)
 
 
-def _text(column: tuple) -> tuple | list:
+def mirrored_text(column: tuple) -> tuple | list:
     """A text column as the live mirror holds text: NaN where a value is missing, unless all are.
 
     (What a frame built from the rows infers, "str" or, with no value at all, None objects, once
@@ -310,7 +270,7 @@ def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def _typed(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+def typed_frame(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
     for name in table.times:
         frame[name] = _times(frame[name])
     for name in ("sessions", "completed", "abandoned", "impact"):

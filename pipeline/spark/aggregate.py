@@ -23,7 +23,7 @@ from features.aggregation import (
     to_journey_outcomes,
 )
 from features.errors import ContractError
-from features.loading import _existing_file, validate_table
+from features.loading import existing_file, validate_table
 from features.schemas import INT_DTYPE, SESSION_EVENTS_TABLE, STRING_DTYPE, TIMESTAMP_DTYPE
 from features.timeaxis import from_ns
 from pipeline.spark.session import collect, for_spark, restore, spark_schema
@@ -60,7 +60,7 @@ def read_session_events(spark, path: str | Path):
     """The events as Spark reads them: Parquet times as int64 ns (Spark's timestamps hold µs), CSV as text."""
     path = str(path)
     if "://" not in path and not Path(path).is_dir():
-        _existing_file(path)  # a local file gets the default engine's checks and messages
+        existing_file(path)  # a local file gets the default engine's checks and messages
     if path.lower().endswith(".csv"):
         return spark.read.option("header", True).option("inferSchema", False).csv(path)
     spark.conf.set("spark.sql.legacy.parquet.nanosAsLong", "true")

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from features.settings import load_settings
+from features.settings import Settings, load_settings
 from serving.dashboard import auth
 
 HERE = Path(__file__).parent
@@ -128,7 +128,7 @@ def create_dashboard(
         )
 
     async def login(request: Request) -> Response:
-        token = auth.configured_token()
+        token = auth.configured_token(_settings_of(engine_of()))
         if token is None:
             return RedirectResponse(f"{_base(request)}/", status_code=303)
         if request.method == "GET":
@@ -137,7 +137,7 @@ def create_dashboard(
         if not auth.token_matches(str(form.get("token", "")), token):
             return _login_form(request, "That token is not right.", status_code=401)
         response = RedirectResponse(f"{_base(request)}/", status_code=303)
-        value, max_age = auth.new_session(token, load_settings().dashboard_session_hours)
+        value, max_age = auth.new_session(token, _settings_of(engine_of()).dashboard_session_hours)
         response.set_cookie(
             auth.COOKIE,
             value,
@@ -165,7 +165,7 @@ def create_dashboard(
             Route("/logout", logout, methods=["GET", "POST"]),
             Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
         ],
-        middleware=[Middleware(SignInRequired)],
+        middleware=[Middleware(SignInRequired, engine_of=engine_of)],
     )
 
 
@@ -173,8 +173,9 @@ class SignInRequired:
     """With a token configured, pages redirect to the sign-in form and the JSON API answers 401
     until the request's cookie proves the token was given."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, engine_of: Callable[[], object]) -> None:
         self.app = app
+        self.engine_of = engine_of
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = _route_path(scope)
@@ -182,7 +183,8 @@ class SignInRequired:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        if auth.signed_in(request.cookies.get(auth.COOKIE), auth.configured_token()):
+        token = auth.configured_token(_settings_of(self.engine_of()))
+        if auth.signed_in(request.cookies.get(auth.COOKIE), token):
             await self.app(scope, receive, send)
             return
         if path.startswith("/api/"):
@@ -190,6 +192,11 @@ class SignInRequired:
         else:
             response = RedirectResponse(f"{_base(request)}/login", status_code=303)
         await response(scope, receive, send)
+
+
+def _settings_of(engine) -> Settings:
+    """The settings the service was built with (an engine made without them: the environment's)."""
+    return getattr(engine, "settings", None) or load_settings()
 
 
 def _page(request: Request, engine, template: str, status_code: int = 200, **values) -> Response:
@@ -201,7 +208,7 @@ def _page(request: Request, engine, template: str, status_code: int = 200, **val
         page=template.removesuffix(".html"),
         model=engine.model,
         now=f"{now:%Y-%m-%d %H:%M} UTC",
-        sign_out=auth.configured_token() is not None,
+        sign_out=auth.configured_token(_settings_of(engine)) is not None,
         **values,
     )
     return HTMLResponse(body, status_code=status_code, headers=NO_STORE)

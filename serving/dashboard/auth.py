@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import time
 
+from features.settings import Settings
+
 COOKIE = "journeyrank_ui"
-TOKEN_ENV = "JOURNEYRANK_API_TOKEN"
 _PURPOSE = b"journeyrank-dashboard-session:"
 
 
-def configured_token() -> str | None:
-    return os.environ.get(TOKEN_ENV) or None
+def configured_token(settings: Settings) -> str | None:
+    return settings.api_token
 
 
 def session_value(token: str, expires_at: int) -> str:

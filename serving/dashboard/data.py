@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.timeaxis import MINUTE_NS, to_ns
+from models.tiers import TIERS
 
 QUEUE_HOURS = 6
 HEALTH_WINDOW_MIN = 15
@@ -20,7 +21,6 @@ CURVE_BEFORE_MIN, CURVE_AFTER_MIN = 120, 60
 TOP_CONTRIBUTIONS = 10
 SIMILAR_SHOWN = 10
 FILTERED = ("journey", "stage", "tier")
-TIERS = ("P1", "P2", "P3", "P4")
 
 
 @dataclass(frozen=True)

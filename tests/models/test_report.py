@@ -15,8 +15,8 @@ from features.stages import StageIndex
 from features.table import build_feature_table
 from models.config import SplitConfig, TrainConfig
 from models.evaluation import evaluate
-from models.report import write_training_report
 from models.training import cut, fit_ranker, split_by_time
+from pipeline.reports.training import write_training_report
 from pipeline.simulate import SimulationConfig, simulate
 
 CONFIG = TrainConfig(split=SplitConfig(validation_days=2, test_days=3))

@@ -125,7 +125,7 @@ def tiny_data_dir(frame: pd.DataFrame, fired: pd.DataFrame):
 @pytest.mark.parametrize("quiet", [False, True], ids=["a dip", "a quiet week"])
 def test_the_report_renders_with_and_without_episodes(quiet):
     from pipeline.outcomes import compute_outcomes
-    from pipeline.outcomes_report import FIGURES, outcomes_html, outcomes_json
+    from pipeline.reports.outcomes import FIGURES, outcomes_html, outcomes_json
 
     frame = outcomes() if quiet else outcomes(dips=dip("pay", range(100, 106), 0.5))
     found = compute_outcomes(tiny_data_dir(frame, FIRED), budget=0.2)

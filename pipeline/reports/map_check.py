@@ -6,8 +6,10 @@ import html
 
 import numpy as np
 import pandas as pd
+import yaml
 
-from pipeline.html_report import (
+from features.map_evidence import map_summary, suggested_patch
+from pipeline.reports.html import (
     Section,
     figure_html,
     html_page,
@@ -17,7 +19,7 @@ from pipeline.html_report import (
     percent,
     table_html,
 )
-from pipeline.map_check import MapCheck, patch_yaml
+from pipeline.results import MapCheck
 
 SHOWN_SERVICES = 25
 LINK_COLOURS = {"hard": "#d9534f", "soft": "#e6b34d", "": "#7a9cc6"}
@@ -218,3 +220,47 @@ def _patch_section(check: MapCheck) -> str:
         )
         + f"<pre>{html.escape(patch_yaml(check))}</pre>"
     )
+
+
+def map_check_json(check: MapCheck) -> dict:
+    found = check.found
+    summary = map_summary(found)
+    return {
+        "journey_map": check.map_source,
+        "journey_map_version": str(check.journey_map.version),
+        "period": [str(t) for t in check.period],
+        "alerts": check.alerts,
+        "episodes": len(check.episodes),
+        "unmapped_services": summary["unmapped_services"],
+        "renamed_services": summary["renamed_services"],
+        "doubtful_links": _records(found.doubtful),
+        **{k: summary[k] for k in ("sparse_stages", "stages_without_services")},
+        "stages_without_data": [
+            f"{r.journey}/{r.stage}" for r in found.stages.itertuples() if r.status == "no data"
+        ],
+        "silent_services": found.silent,
+        "stages": _records(found.stages),
+        "config": check.config.model_dump(),
+    }
+
+
+def patch_yaml(check: MapCheck) -> str:
+    """map_patch.yaml: the suggested changes with their reasons, headed by how to use them."""
+    header = (
+        f"# Suggested changes to the journey map ({check.map_source}, version "
+        f"{check.journey_map.version}),\n# from `journeyrank map-check` on "
+        f"{check.period[0]:%Y-%m-%d} → {check.period[1]:%Y-%m-%d}. Nothing was applied: review "
+        "each entry,\n# edit journey_map.yaml by hand, bump its version, and retrain.\n"
+    )
+    body = yaml.safe_dump(
+        suggested_patch(check.found, check.journey_map), sort_keys=False, allow_unicode=True
+    )
+    return header + body
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    clean = frame.astype(object).where(frame.notna(), None)
+    return [
+        {k: (float(v) if isinstance(v, np.floating) else v) for k, v in row.items()}
+        for row in clean.to_dict("records")
+    ]

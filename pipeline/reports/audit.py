@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 
 from models.ranking import Ranker
-from pipeline.audit import Audit
-from pipeline.html_report import (
+from pipeline.reports.html import (
     Section,
     bullet_list,
     figure_html,
@@ -18,6 +17,7 @@ from pipeline.html_report import (
     percent,
     table_html,
 )
+from pipeline.results import Audit
 
 LEVEL_COLOURS = {"stable": "#8fbf8f", "moderate": "#e6b34d", "major": "#d9534f"}
 SHOWN_FEATURES = 25

@@ -10,7 +10,12 @@ import pandas as pd
 from sklearn.metrics import precision_recall_curve
 
 from models.evaluation import MODEL, SLICES, comparison_table
-from models.metrics import ECE_BINS, expected_calibration_error, ranking_order
+from models.metrics import (
+    expected_calibration_error,
+    ranking_order,
+    reliability_bins,
+    shap_mean_abs,
+)
 from models.reference_rankings import ORACLE
 
 if TYPE_CHECKING:
@@ -101,27 +106,11 @@ def _cell(column: str, value: float) -> str:
     return _num(value)
 
 
-def shap_mean_abs(contributions: np.ndarray, features: list[str]) -> pd.DataFrame:
-    """Mean |TreeSHAP contribution| per feature (raw-score units), largest first."""
-    return (
-        pd.DataFrame(
-            {
-                "feature": features,
-                "mean_abs_contribution": np.abs(contributions).mean(axis=0),
-                "mean_contribution": contributions.mean(axis=0),
-            }
-        )
-        .sort_values("mean_abs_contribution", ascending=False, kind="stable")
-        .reset_index(drop=True)
-    )
-
-
-def best_reference(evaluation: Evaluation) -> str | None:
-    """The deployable reference ordering (not the model, not the oracle) with the best primary figure."""
-    references = [n for n in evaluation.table.index if n not in (MODEL, ORACLE)]
-    if not references:
+def _best_reference(evaluation: Evaluation) -> str | None:
+    """The deployable reference ordering with the best primary figure; None when there is none."""
+    if evaluation.table.index.difference([MODEL, ORACLE]).empty:
         return None
-    return str(evaluation.table.loc[references, evaluation.primary].astype(float).idxmax())
+    return evaluation.best_reference()
 
 
 # --- figures ------------------------------------------------------------------------------
@@ -223,19 +212,6 @@ def plot_pr_curves(fig: Figure, evaluation: Evaluation) -> None:
     )
     ax.grid(alpha=0.3)
     ax.legend(loc="upper right", fontsize=9)
-
-
-def reliability_bins(
-    probability: np.ndarray, label: np.ndarray, bins: int = ECE_BINS
-) -> pd.DataFrame:
-    """Equal-count bins of the predicted probability (as in expected_calibration_error)."""
-    order = np.argsort(probability, kind="stable")
-    rows = [
-        {"predicted": probability[part].mean(), "observed": label[part].mean(), "n": len(part)}
-        for part in np.array_split(order, min(bins, len(label)))
-        if len(part)
-    ]
-    return pd.DataFrame(rows)
 
 
 def plot_calibration(fig: Figure, evaluation: Evaluation) -> None:
@@ -367,7 +343,7 @@ def _swarm_offsets(x: np.ndarray, rng: np.random.Generator, width: float = 0.4) 
 
 def plot_slices(fig: Figure, evaluation: Evaluation) -> None:
     """PR-AUC and impact-weighted recall at 10% per stage and per source: the model vs the best reference."""
-    reference = best_reference(evaluation)
+    reference = _best_reference(evaluation)
     names = [MODEL, *([reference] if reference else [])]
     parts = {
         title: _slice_pivot(evaluation.slices[title], SLICES[title], names)
@@ -584,7 +560,7 @@ def _card_comparison(evaluation: Evaluation) -> str:
 
 
 def _card_slices(evaluation: Evaluation) -> str:
-    reference = best_reference(evaluation)
+    reference = _best_reference(evaluation)
     names = [MODEL, *([reference] if reference else [])]
     parts = [
         "## By slice",
@@ -679,7 +655,7 @@ def _observed_limits(evaluation: Evaluation, split: TimeSplit) -> list[str]:
 
 def _slices_lost(evaluation: Evaluation) -> list[str]:
     """Slices where the best reference ordering beats the model on PR-AUC or IWR@10%."""
-    reference = best_reference(evaluation)
+    reference = _best_reference(evaluation)
     if reference is None:
         return []
     metrics = (("pr_auc", "PR-AUC", _num), ("iw_recall_at_10pct", "IWR@10%", _pct))

@@ -10,8 +10,7 @@ import pandas as pd
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
 from models.replay import PAGE_EVERYTHING, PAGE_NOTHING
-from models.report import COLOURS
-from pipeline.html_report import (
+from pipeline.reports.html import (
     Section,
     bullet_list,
     figure_html,
@@ -23,11 +22,11 @@ from pipeline.html_report import (
     percent,
     table_html,
 )
+from pipeline.reports.training import COLOURS
+from pipeline.results import Outcomes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from pipeline.outcomes import Outcomes
 
 FIGURES = {
     "time_to_restore": "Time to restore journey continuity per stage: each dot is an episode, the box its quartiles",
