@@ -16,6 +16,7 @@ from bisect import bisect_right, insort
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -499,7 +500,7 @@ class IncidentGrouper:
             for record in map(live.__getitem__, found.difference(strength))
             if record.started >= since
         ]
-        young.sort(key=_seq, reverse=True)  # newest first, as the closing checks run
+        young.sort(key=attrgetter("seq"), reverse=True)  # newest first, as the closing checks run
         for record in young:
             strength[record.incident_id] = _BY_RELATION
 
@@ -771,10 +772,6 @@ def group_incidents(
     """Offline: one fresh IncidentGrouper over the whole history in fired_at order (same answer
     as feeding the same alerts online in any batching)."""
     return IncidentGrouper(journey_map, config).assign(alerts, changes)
-
-
-def _seq(record: _Open) -> int:
-    return record.seq
 
 
 def _as_ns(values: pd.Series, missing: int | None = None) -> np.ndarray:
