@@ -16,6 +16,7 @@ from bisect import bisect_right, insort
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -127,6 +128,7 @@ class _Open:
         "root",
         "roots",
         "rules",
+        "seq",
         "services",
         "stage_set",
         "stages",
@@ -157,6 +159,7 @@ class _Open:
         self.closed_at: int | None = None
         self.root = ""
         self.reason = ""
+        self.seq = 0  # place among live incidents (oldest first), set when it goes live
 
     def as_state(self) -> dict:
         return {
@@ -245,6 +248,8 @@ class IncidentGrouper:
         self._by_key: dict[str, str] = {}  # upstream group key -> live incident id
         self._by_rule: dict[str, set[str]] = {}  # one alert series -> live incident ids
         self._by_stage: dict[str, set[str]] = {}  # stage at risk -> live incident ids
+        self._by_cone: dict[str, set[str]] = {}  # service in an incident's cone -> live ids
+        self._went_live = 0  # live incidents so far: each one's seq
         self._incident_of: dict[str, str] = {}  # alert_id -> incident id
         self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
         self._heap: list[tuple[int, str]] = []
@@ -412,7 +417,7 @@ class IncidentGrouper:
         if record is None:
             record = _Open("inc-" + alert_id, now)
             self._incidents[record.incident_id] = record
-            self._live[record.incident_id] = record
+            self._index(record)
         self._join(record, alert_id, evidence, now)
         self._start_firing(record, alert_id, fired, resolved)
         if len(self._live) >= self._sweep_at:
@@ -438,18 +443,21 @@ class IncidentGrouper:
                     strength.setdefault(incident_id, _BY_GRAPH)
             self._add_related(strength, evidence, now)
         best, best_rank = None, None
-        for incident_id, level in strength.items():
+        for incident_id, level in strength.items():  # strongest first
             record = self._live.get(incident_id)
             if record is None or not self._alive(record, now):
+                continue  # every candidate is checked for closing, taken or not
+            if best_rank is not None and level < best_rank[0]:
                 continue
-            if level < _BY_KEY and not self._compatible(record, evidence):
-                continue
-            if evidence.rule in record.rules and not record.confirmed and level < _BY_KEY:
-                continue  # a flap of its only symptoms is no second symptom
-            if level <= _BY_GRAPH and not (
-                self._forming(record, now) and self._a_symptom(record, evidence, level)
-            ):
-                continue
+            if level < _BY_KEY:
+                if evidence.rule in record.rules and not record.confirmed:
+                    continue  # a flap of its only symptoms is no second symptom
+                if level <= _BY_GRAPH and not (
+                    self._forming(record, now) and self._a_symptom(record, evidence, level)
+                ):
+                    continue
+                if not self._compatible(record, evidence):
+                    continue
             shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
             rank = (level, shared, record.last_alert, -record.started, record.incident_id)
             if best_rank is None or rank > best_rank:
@@ -483,12 +491,18 @@ class IncidentGrouper:
 
     def _add_related(self, strength: dict[str, int], evidence: _AlertEvidence, now: int) -> None:
         """Young incidents whose services call what the alert's service calls (siblings)."""
-        since, cone = now - self._related_window, self._topology.cone(evidence.service)
-        for record in reversed(self._live.values()):
-            if record.started < since:
-                break
-            if record.incident_id not in strength and not record.cone.isdisjoint(cone):
-                strength[record.incident_id] = _BY_RELATION
+        since, live, by_cone = now - self._related_window, self._live, self._by_cone
+        found: set[str] = set()
+        for service in self._topology.cone(evidence.service):
+            found.update(by_cone.get(service, ()))
+        young = [
+            record
+            for record in map(live.__getitem__, found.difference(strength))
+            if record.started >= since
+        ]
+        young.sort(key=attrgetter("seq"), reverse=True)  # newest first, as the closing checks run
+        for record in young:
+            strength[record.incident_id] = _BY_RELATION
 
     def _compatible(self, record: _Open, evidence: _AlertEvidence) -> bool:
         if (
@@ -521,7 +535,9 @@ class IncidentGrouper:
             self._by_rule.setdefault(evidence.rule, set()).add(record.incident_id)
         if service not in record.services:
             record.services.append(service)
-            record.cone |= self._topology.cone(service)
+            for widened in self._topology.cone(service) - record.cone:
+                record.cone.add(widened)
+                self._by_cone.setdefault(widened, set()).add(record.incident_id)
             new_stages = [s for s in self._topology.stages(service) if s not in record.stage_set]
             if new_stages:
                 record.stages.extend(new_stages)
@@ -623,6 +639,8 @@ class IncidentGrouper:
         self._sweep_at = max(256, 2 * len(self._live))
 
     def _index(self, record: _Open) -> None:
+        self._went_live += 1
+        record.seq = self._went_live
         self._live[record.incident_id] = record
         for root in record.roots:
             self._by_root.setdefault(root, set()).add(record.incident_id)
@@ -632,6 +650,8 @@ class IncidentGrouper:
             self._by_rule.setdefault(rule, set()).add(record.incident_id)
         for stage in record.stages:
             self._by_stage.setdefault(stage, set()).add(record.incident_id)
+        for service in record.cone:
+            self._by_cone.setdefault(service, set()).add(record.incident_id)
 
     def _unindex(self, record: _Open) -> None:
         self._live.pop(record.incident_id, None)
@@ -644,6 +664,8 @@ class IncidentGrouper:
             self._by_rule.get(rule, set()).discard(record.incident_id)
         for stage in record.stages:
             self._by_stage.get(stage, set()).discard(record.incident_id)
+        for service in record.cone:
+            self._by_cone.get(service, set()).discard(record.incident_id)
 
     # ------------------------------------------------------------------ answers
 
@@ -753,7 +775,10 @@ def group_incidents(
 
 
 def _as_ns(values: pd.Series, missing: int | None = None) -> np.ndarray:
-    times = pd.to_datetime(values, utc=True)
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        times = values  # already zone-aware: to_numpy gives UTC (to_datetime would copy)
+    else:
+        times = pd.to_datetime(values, utc=True)
     ns = times.to_numpy(dtype="datetime64[ns]").astype(np.int64)
     if missing is not None:
         ns = np.where(times.isna().to_numpy(), missing, ns)

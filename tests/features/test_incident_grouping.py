@@ -174,6 +174,16 @@ def test_siblings_and_a_stage_probe_join():
     assert group_incidents(probe, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
 
 
+def test_siblings_are_found_after_a_restore_and_not_once_closed():
+    first = IncidentGrouper(MAP)
+    first.assign(alerts(("a1", 0, "cart")))
+    restored = IncidentGrouper.from_state(MAP, None, json.loads(json.dumps(first.to_state())))
+    joined = restored.assign(alerts(("a2", 1, "pay")))
+    assert joined["incident_id"].tolist() == ["inc-a1"]
+    closed = alerts(("a1", 0, "cart", "eu", 0.5), ("a2", 1, "pay"))  # a1 resolved: closed
+    assert group_incidents(closed, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+
+
 def test_online_in_any_batching_equals_offline():
     history = busy_history()
     offline = group_incidents(history, MAP)
