@@ -15,7 +15,7 @@ another reason. Attribution looks at each degradation over its whole life instea
    beyond chance — per rule on its service, and per circumstance (timing, companion alerts) —
    gives each candidate a probability of being a cause (`causal_posterior`);
 5. credit: causes (`min_posterior`) and the alerts that began with their failure on the cause's
-   service and its callers (`share_credit`: a failure travels up the call graph).
+   service (`share_credit`; or on its callers too: a failure travels up the call graph).
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
 degradation credited.

@@ -152,7 +152,7 @@ class AttributionConfig(_Config):
         0.5, ge=0, le=1, description="Probability of being a cause needed for credit."
     )
     share_credit: Literal["none", "service", "callers", "neighbours"] = Field(
-        "callers",
+        "service",
         description="Credit also the alerts that began with a cause's degradation on the cause's "
         "service (service), on it and the services that call it, directly or not (callers: a "
         "failure travels up the call graph), or on it and its direct callers and callees "

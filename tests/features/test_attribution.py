@@ -176,13 +176,13 @@ def _db_failure_with_callers() -> pd.DataFrame:
     return alerts(*rows).sort_values("fired_at", ignore_index=True)
 
 
-def test_a_caller_that_alerts_with_the_failure_shares_its_credit(history):
+def test_with_callers_a_caller_that_alerts_with_the_failure_shares_its_credit(history):
     frame = _db_failure_with_callers()
-    credit = _credit(frame, history)
+    credit = _credit(frame, history, share_credit="callers")
     assert (credit.loc[[f"db-{i}" for i in range(len(OUTAGES))], "label"] == 1).all()
     assert credit.loc["cart-with-it", "label"] == 1  # the failure travelled up to its caller
     assert credit.loc["cart-later", "label"] == 0  # began long after the onset: not the failure
-    alone = _credit(frame, history, share_credit="service")
+    alone = _credit(frame, history)  # the default shares on the cause's own service only
     assert alone.loc["cart-with-it", "label"] == 0
 
 
