@@ -17,8 +17,9 @@ class Feature:
         str  # alert | journey map | journey outcomes | baselines | alert history | labels | changes
     )
     kind: Kind = "numeric"
-    # a count over all history so far: it grows as the history does, so its drift says the
-    # history got longer, not that the world changed (audits report it but do not judge by it)
+    # a count over all history so far, or a rate shrunk toward a prior by how much of it there
+    # is: it moves as the history grows, so its drift says the history got longer, not that the
+    # world changed (audits report it but do not judge by it)
     grows_with_history: bool = False
 
 

@@ -62,6 +62,7 @@ FEATURES = (
         "the service's past impact rate from matured labels, smoothed to the overall rate",
         "all before",
         "labels",
+        grows_with_history=True,  # the smoothing weakens as matured labels pile up
     ),
 )
 

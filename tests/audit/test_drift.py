@@ -114,8 +114,9 @@ def test_drift_counts_only_in_important_features():
 
 def test_a_count_that_grows_with_history_is_not_judged_by_its_drift():
     """A later week has longer histories behind it: such a count always drifts up."""
-    (grows,) = GROWS_WITH_HISTORY
-    assert _judge(_findings("major", rank=1, feature=grows)).level == "ok"
+    assert GROWS_WITH_HISTORY
+    for grows in sorted(GROWS_WITH_HISTORY):
+        assert _judge(_findings("major", rank=1, feature=grows)).level == "ok", grows
 
 
 def test_pages_far_from_the_promise_and_a_new_map_and_service_are_named():
