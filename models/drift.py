@@ -112,6 +112,7 @@ def feature_drift(
     rank = {
         name: i + 1 for i, name in enumerate(sorted(importance, key=importance.get, reverse=True))
     }
+    total_gain = sum(importance.values()) or 1.0
     rows = []
     for name, reference in profile["features"].items():
         if name not in current:
@@ -123,6 +124,7 @@ def feature_drift(
                 "feature": name,
                 "kind": reference["kind"],
                 "importance_rank": rank.get(name, len(rank) + 1),
+                "gain_share": importance.get(name, 0.0) / total_gain,
                 **found,
             }
         )
@@ -148,7 +150,9 @@ class Verdict:
 class Thresholds:
     """When a finding matters: documented defaults, overridable per audit."""
 
-    important_features: int = 20  # moderate or major drift in these (by gain) is worth a look
+    # moderate or major drift in a feature that carries this much of the model's gain is worth a
+    # look: a share, not a rank, since how many features a model leans on differs from model to model
+    min_gain_share: float = 0.005
     major_features_to_retrain: int = 3
     score_psi: float = PSI_MODERATE
     pages_ratio: float = 1.5  # pages a day now vs promised, either way
@@ -178,14 +182,15 @@ def judge(
     """ok, investigate or retrain, with every reason that drove it."""
     verdict = Verdict()
     judged = ~features["feature"].isin(GROWS_WITH_HISTORY)
-    important = features[judged & (features["importance_rank"] <= limits.important_features)]
+    important = features[judged & (features["gain_share"] >= limits.min_gain_share)]
     moved = important[important["level"] != "stable"]
     major = moved[moved["level"] == "major"]
     for row in moved.itertuples():
         verdict.raise_to(
             "investigate",
             f"feature {row.feature} drifted, {row.level} (PSI {row.psi:.2f}, {row.test} "
-            f"p={row.p_value:.1g}; #{row.importance_rank} by importance)",
+            f"p={row.p_value:.1g}; #{row.importance_rank} by importance, "
+            f"{row.gain_share:.1%} of the gain)",
         )
     if len(major) >= limits.major_features_to_retrain:
         verdict.raise_to("retrain", f"{len(major)} important features drifted at once")

@@ -511,7 +511,7 @@ def audit(
     )
     moved = found.features[found.features["level"] != "stable"]
     if len(moved):
-        columns = ["feature", "importance_rank", "psi", "test", "p_value", "level"]
+        columns = ["feature", "importance_rank", "gain_share", "psi", "test", "p_value", "level"]
         table = moved[columns].head(10).set_index("feature")
         console.print(
             frame_table(table, "features that moved (PSI on the training bins)", "feature")

@@ -251,15 +251,15 @@ drift["shifted"].loc[
 # %% [markdown]
 # ### Figure 3 — one drifted feature up close
 #
-# The most drifted of the features the verdict weighs (the `important_features` top ranks by
-# gain; `Thresholds` in `models/drift.py`), bin by bin: the share of alerts in each of the
+# The most drifted of the features the verdict weighs (those carrying `min_gain_share` of the
+# gain or more; `Thresholds` in `models/drift.py`), bin by bin: the share of alerts in each of the
 # reference's bins in training, in the unshifted week and in the shifted one (for a category, the
 # share of each value; values never seen in training pool as "(other)"). This is where a reviewer
 # tells a broken pipeline (everything in one bin, or missing) from a changed world (mass moving
 # between bins).
 
 # %%
-weighed = drift["shifted"][drift["shifted"]["importance_rank"] <= Thresholds().important_features]
+weighed = drift["shifted"][drift["shifted"]["gain_share"] >= Thresholds().min_gain_share]
 feature = weighed["psi"].idxmax()
 reference = profile["features"][feature]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from models.drift import Thresholds
 from models.ranking import Ranker
 from pipeline.reports.html import (
     Section,
@@ -80,18 +81,26 @@ def _features_section(audit: Audit) -> str:
     ax.set_title(
         f"the {len(shown)} features that moved most (colour: level, after a KS or chi² test)"
     )
-    columns = ["feature", "kind", "importance_rank", "psi", "test", "statistic", "p_value", "level"]
+    columns = [
+        *("feature", "kind", "importance_rank", "gain_share"),
+        *("psi", "test", "statistic", "p_value", "level"),
+    ]
     return (
         figure_html(fig, "PSI per feature", "feature-psi")
         + paragraph(
             "Levels: stable below PSI 0.10 or when the test is not significant (p ≥ 0.01); moderate from "
-            "0.10; major from 0.25. Drift in the 20 most important features (by LightGBM gain) counts "
-            "toward the verdict.",
+            "0.10; major from 0.25. Drift in a feature that carries at least "
+            f"{Thresholds().min_gain_share:.1%} of the model's LightGBM gain counts toward the verdict.",
             "note",
         )
         + table_html(
             audit.features[columns],
-            {"psi": number(3), "statistic": number(3), "p_value": lambda v: f"{float(v):.1g}"},
+            {
+                "gain_share": lambda v: f"{float(v):.1%}",
+                "psi": number(3),
+                "statistic": number(3),
+                "p_value": lambda v: f"{float(v):.1g}",
+            },
         )
     )
 

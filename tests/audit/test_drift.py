@@ -51,13 +51,14 @@ def test_categories_never_seen_are_pooled_and_listed():
     assert same["level"] == "stable"
 
 
-def _findings(level="stable", rank=1, feature="f"):
+def _findings(level="stable", rank=1, feature="f", gain_share=0.2):
     return pd.DataFrame(
         [
             {
                 "feature": feature,
                 "kind": "numeric",
                 "importance_rank": rank,
+                "gain_share": gain_share,
                 "psi": 0.3,
                 "test": "KS",
                 "statistic": 0.2,
@@ -107,9 +108,10 @@ def test_nothing_moved_is_ok():
     assert verdict.level == "ok" and verdict.reasons == []
 
 
-def test_drift_counts_only_in_important_features():
+def test_drift_counts_only_in_features_the_model_leans_on():
     assert _judge(_findings("major", rank=1)).level == "investigate"
-    assert _judge(_findings("major", rank=40)).level == "ok"
+    assert _judge(_findings("major", rank=23, gain_share=0.007)).level == "investigate"
+    assert _judge(_findings("major", rank=40, gain_share=0.001)).level == "ok"
 
 
 def test_a_count_that_grows_with_history_is_not_judged_by_its_drift():
