@@ -9,7 +9,9 @@ evaluation reads:
 
 - labels: the training labels `journeyrank features` derived on the training days against the
   true impact — precision, recall, impact-weighted recall;
-- orderings: the model's priority, severity, criticality_rule, journey_weight and the oracle —
+- orderings: the model's (the queue's order: each alert by its incident's priority as it stood
+  when the alert joined; and "model (own)", each alert by its own priority), severity,
+  criticality_rule, journey_weight and the oracle —
   PR-AUC, ROC-AUC, impact-weighted recall at a 10% page budget, per alert and counting each true
   incident once (`models.truth_metrics`);
 - ratios model/severity, model/criticality_rule, model/oracle, and per world the worst seed;
@@ -47,7 +49,7 @@ from models.truth_metrics import (
     pages_per_true_incident,
     truth_agreement,
 )
-from pipeline.score import alert_incidents, scoring_rows
+from pipeline.score import score_alerts, scoring_rows
 from pipeline.simulate import SimulationConfig, simulate
 from pipeline.simulate.worlds import WORLDS
 from pipeline.stack import TABLES
@@ -56,7 +58,7 @@ from pipeline.train import train
 TOTAL_DAYS = 35
 TRAIN_DAYS = 28
 SEEDS = (1, 2, 3)
-ORDERINGS = ("model", "severity", "criticality_rule", "journey_weight", "oracle")
+ORDERINGS = ("model", "model (own)", "severity", "criticality_rule", "journey_weight", "oracle")
 GOALS = {  # issue "Quality that holds…": on every world and seed
     "pr_auc / severity": 2.0,
     "pr_auc / criticality_rule": 1.5,
@@ -106,8 +108,12 @@ def run_world(
     result = train(history, settings_at(workdir / "home"), config)
     later = data.alerts[data.alerts["fired_at"] >= cutoff].reset_index(drop=True)
     rows = scoring_rows(result.ranker, data, later)
-    ranked = result.ranker.rank(rows).set_index("alert_id").loc[rows["alert_id"]]
-    scores = {"model": ranked["priority"].to_numpy(), **reference_scores(rows, data.truth)}
+    ranked = score_alerts(result.ranker, data, later).set_index("alert_id").loc[rows["alert_id"]]
+    scores = {
+        "model": ranked["incident_priority"].to_numpy(),  # the queue's order: by incident
+        "model (own)": ranked["priority"].to_numpy(),  # each alert by its own evidence alone
+        **reference_scores(rows, data.truth),
+    }
     table = orderings_against_truth(rows["alert_id"], scores, data.truth)
     split = result.split
     labels = truth_agreement(pd.concat([split.train, split.validation, split.test]), data.truth)
@@ -115,7 +121,7 @@ def run_world(
         impact_probability=ranked["impact_probability"].to_numpy(),
         **{f"score_{name}": values for name, values in scores.items()},
     )
-    incidents = alert_incidents(result.ranker, data, later)["incident_id"]
+    incidents = ranked["incident_id"].reindex(later["alert_id"].astype(str))
     grouping = grouping_quality(later, incidents, ranked["tier"], data.truth)
     seconds = time.perf_counter() - started
     return WorldRun(world, seed, labels, table, len(later), seconds, scored, grouping)

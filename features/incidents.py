@@ -351,6 +351,10 @@ class IncidentGrouper:
             closed = self._closing_time(record, self._clock, record.firing, record.last_resolved)
         return self._as_incident(record, closed)
 
+    def knows(self, incident_id: str) -> bool:
+        """Whether the incident is still kept (open, or closed within keep_closed)."""
+        return incident_id in self._incidents
+
     def incident_of(self, alert_id: str) -> str | None:
         return self._incident_of.get(alert_id)
 

@@ -1,6 +1,9 @@
-"""Incidents from their alerts' answers: one impact probability, priority and tier each, paged once."""
+"""Incidents from their alerts' answers: one impact probability, priority and tier each, paged once,
+and the incident's priority each alert ranks by."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -51,6 +54,66 @@ def incident_summary(answers: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("priority", ascending=False, kind="stable").reset_index(drop=True)[
         list(SUMMARY_COLUMNS)
     ]
+
+
+def incident_priorities(
+    incident_ids: pd.Series | np.ndarray,
+    priority: pd.Series | np.ndarray,
+    best_before: Mapping[str, float] | None = None,
+) -> tuple[np.ndarray, dict[str, float]]:
+    """Per alert, in fire order, its incident's priority once it joined: the highest priority of
+    the incident's alerts so far, its own included (`best_before`: each incident's best from
+    alerts ranked before these); and each incident's best after them.
+
+    An alert ranks by its incident's priority: a failure's later alerts (a caller's timeouts, a
+    probe, a re-fire) carry little evidence of their own, but they are the same failure a
+    responder already knows to be serious, so they stand where it stands in the queue.
+    """
+    ids = pd.Series(np.asarray(incident_ids, dtype=object))
+    values = pd.Series(np.asarray(priority, dtype=np.float64)).fillna(-np.inf)
+    if best_before:
+        values = np.maximum(values, ids.map(best_before).fillna(-np.inf).astype(np.float64))
+    running = values.groupby(ids.to_numpy(), sort=False).cummax().to_numpy()
+    best = pd.Series(running).groupby(ids.to_numpy(), sort=False).max()
+    running = np.where(np.isneginf(running), np.nan, running)
+    return running, {str(k): float(v) for k, v in best.items() if np.isfinite(v)}
+
+
+def rank_by_incident(
+    answers: pd.DataFrame,
+    alerts: pd.DataFrame,
+    incident_of: Mapping[str, str],
+    best_before: Mapping[str, float] | None = None,
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """`answers` with `incident_id` (after alert_id) and `incident_priority` (after priority),
+    highest incident priority first, then priority; and each incident's best after them.
+
+    `alerts` (alert_id, fired_at) gives the fire order the incidents' priorities run in (ties in
+    the frame's order); `incident_of` maps each alert_id to its incident.
+    """
+    fired = alerts.drop_duplicates("alert_id", keep="last").set_index("alert_id")["fired_at"]
+    ids = answers["alert_id"].astype(str)
+    when = fired.reindex(ids.to_numpy()).to_numpy()
+    order = np.lexsort((np.arange(len(answers)), when))
+    incidents = np.array([incident_of[a] for a in ids], dtype=object)
+    running, best = incident_priorities(
+        incidents[order], answers["priority"].to_numpy(np.float64)[order], best_before
+    )
+    lifted = np.empty(len(answers))
+    lifted[order] = running
+    columns = [c for c in answers.columns if c not in ("incident_id", "incident_priority")]
+    at = columns.index("priority") + 1 if "priority" in columns else len(columns)
+    columns[at:at] = ["incident_priority"]
+    columns.insert(columns.index("alert_id") + 1, "incident_id")
+    out = answers.assign(incident_id=incidents, incident_priority=lifted)[columns]
+    rank = np.lexsort(
+        (
+            np.arange(len(out)),
+            -np.nan_to_num(out["priority"].to_numpy(np.float64), nan=-np.inf),
+            -np.nan_to_num(lifted, nan=-np.inf),
+        )
+    )
+    return out.iloc[rank].reset_index(drop=True), best
 
 
 def incident_pages(

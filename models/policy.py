@@ -154,8 +154,8 @@ def apply_floors(
     """Raise each answer to the best floor its alert matches; flag it and say why; keep tier order.
 
     answers: the ranker's (ANSWER_COLUMNS, reasons as JSON text, flags comma-joined); alerts: the
-    alerts ranked (alert_id, alert_name, source, severity, labels). The order stays highest tier
-    first, priority within a tier: a floored alert moves up to its tier, nothing else moves.
+    alerts ranked (alert_id, alert_name, source, severity, labels). A floored alert moves up to
+    just before the first answer left below its new tier; nothing else moves.
     """
     if not policy.floors or answers.empty:
         return answers
@@ -184,8 +184,19 @@ def apply_floors(
         )
         flags = [f for f in str(out.at[position, "flags"]).split(",") if f]
         out.at[position, "flags"] = ",".join([*flags, POLICY_FLOOR])
-    order = np.lexsort((np.arange(len(out)), out["tier"].map(TIERS.index).to_numpy()))
-    return out.iloc[order].reset_index(drop=True)
+    return out.iloc[_floored_order(current, best, raised)].reset_index(drop=True)
+
+
+def _floored_order(current: np.ndarray, floor: np.ndarray, raised: np.ndarray) -> np.ndarray:
+    """The answers' order once floored: each raised answer moves up to just before the first
+    answer left below its new tier; nothing else moves (the order may rank by more than tier)."""
+    key = np.arange(len(current), dtype=np.float64)
+    kept = np.flatnonzero(~raised)
+    for position in np.flatnonzero(raised):
+        below = kept[current[kept] > floor[position]]
+        if len(below) and below[0] < position:
+            key[position] = below[0] - 0.5
+    return np.lexsort((np.arange(len(key)), key))
 
 
 def _any_match(patterns: list[str], value: object) -> bool:

@@ -15,6 +15,7 @@ from features.labels import derive_impact_labels, label_history
 from features.loading import DataDir, load_alerts, load_data_dir
 from features.settings import Settings
 from features.stages import StageIndex
+from models.incidents import rank_by_incident
 from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranking import Ranker, ranker_rows
 from models.registry import load_ranker_from, resolve, use_tracking
@@ -35,33 +36,53 @@ def score_alerts(
     policy: Policy = NO_POLICY,
 ) -> pd.DataFrame:
     """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each
-    fired_at; the policy's floors apply as they do on /rank. Each answer carries its incident_id."""
-    ranked = ranker.rank(scoring_rows(ranker, data, alerts), model_version=model_version)
-    ranked = apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
-    return with_incidents(ranked, alert_incidents(ranker, data, alerts))
+    fired_at; the policy's floors apply as they do on /rank. Each answer carries its incident_id
+    and its incident's priority as it stood then, and they come highest incident priority first."""
+    grouped = grouped_alerts(ranker, data, alerts)
+    targets = with_earlier_members(data, alerts, grouped)
+    ranked = ranker.rank(scoring_rows(ranker, data, targets), model_version=model_version)
+    return by_incident(ranked, targets, alerts, grouped, policy, ranker)
 
 
-def alert_incidents(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
-    """The incident columns (features.incidents) of `alerts`, indexed by alert_id: grouped with
-    DIR's history as it stood when each fired, by the ranker's incident config."""
+def by_incident(
+    ranked: pd.DataFrame,
+    targets: pd.DataFrame,
+    alerts: pd.DataFrame,
+    grouped: pd.DataFrame,
+    policy: Policy,
+    ranker: Ranker,
+) -> pd.DataFrame:
+    """The answers of `alerts` (`ranked` answers every alert of `targets`), with their incident's
+    priority run over `targets` in fire order, the policy's floors applied."""
+    incident_of = grouped["incident_id"].to_dict()
+    ranked, _ = rank_by_incident(ranked, targets, incident_of)
+    ranked = ranked[ranked["alert_id"].isin(set(alerts["alert_id"].astype(str)))]
+    ranked = ranked.reset_index(drop=True)
+    return apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
+
+
+def grouped_alerts(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
+    """The incident columns (features.incidents) of DIR's history and `alerts`, indexed by
+    alert_id: each alert grouped as it stood when it fired, by the ranker's incident config."""
     history = _with_history(data, alerts)
     grouped = group_incidents(
         history, ranker.journey_map, ranker.spec.config.incidents, data.changes
     )
     grouped.index = history["alert_id"].astype(str)
-    return grouped.loc[alerts["alert_id"].astype(str)]
+    return grouped
 
 
-def with_incidents(ranked: pd.DataFrame, incidents: pd.DataFrame) -> pd.DataFrame:
-    """Answers with their incident_id (after alert_id), in their own order."""
-    ids = incidents["incident_id"].reindex(ranked["alert_id"].astype(str)).to_numpy()
-    return ranked.drop(columns="incident_id", errors="ignore").assign(incident_id=ids)[
-        [
-            "alert_id",
-            "incident_id",
-            *[c for c in ranked.columns if c not in ("alert_id", "incident_id")],
-        ]
-    ]
+def with_earlier_members(
+    data: DataDir, alerts: pd.DataFrame, grouped: pd.DataFrame
+) -> pd.DataFrame:
+    """`alerts` and the history's other alerts of their incidents, fired before the last of them:
+    what an incident's priority had reached when each of `alerts` joined it."""
+    ids = alerts["alert_id"].astype(str)
+    incidents = set(grouped["incident_id"].reindex(ids))
+    history = data.alerts[~data.alerts["alert_id"].astype(str).isin(set(ids))]
+    members = grouped["incident_id"].reindex(history["alert_id"].astype(str)).isin(incidents)
+    earlier = history[members.to_numpy() & (history["fired_at"] <= alerts["fired_at"].max())]
+    return pd.concat([earlier, alerts], ignore_index=True) if len(earlier) else alerts
 
 
 def _with_history(data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
@@ -112,11 +133,12 @@ def score(
         from pipeline.spark.score import rank_on_spark
         from pipeline.spark.session import spark_session
 
+        grouped = grouped_alerts(ranker, data, alerts)
+        targets = with_earlier_members(data, alerts, grouped)
         with spark_session() as spark:
-            rows = scoring_rows(ranker, data, alerts)
+            rows = scoring_rows(ranker, data, targets)
             ranked = rank_on_spark(spark, model_uri, rows, version or "")
-        ranked = apply_floors(ranked, alerts, policy, ranker.journey_map.escalation_for)
-        ranked = with_incidents(ranked, alert_incidents(ranker, data, alerts))
+        ranked = by_incident(ranked, targets, alerts, grouped, policy, ranker)
     elif engine == "pandas":
         ranked = score_alerts(ranker, data, alerts, version or "", policy)
     else:

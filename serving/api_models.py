@@ -62,7 +62,7 @@ class AlertIn(_In):
 
 
 class RankedAlert(BaseModel):
-    """The answer for one alert; the list comes highest priority first."""
+    """The answer for one alert; the list comes highest incident priority first."""
 
     alert_id: str
     impact_probability: float | None = Field(
@@ -71,6 +71,10 @@ class RankedAlert(BaseModel):
     )
     priority: float = Field(
         description="The ordering score: probability × users at risk × stage impact."
+    )
+    incident_priority: float = Field(
+        description="Its incident's priority when it joined: the highest priority of the "
+        "incident's alerts so far, its own included. The list is ordered by it, then by priority."
     )
     tier: Tier = Field(
         description="P1 incident room, P2 page, P3 ticket, P4 digest (thresholds from the page budget)."

@@ -24,6 +24,7 @@ from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
 from features.timeaxis import MINUTE_NS, to_ns
 from models.fallback import FALLBACK, SHADOW, rule_answers
+from models.incidents import rank_by_incident
 from models.inference_log import InferenceLog
 from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranker_files import load_ranker
@@ -175,6 +176,7 @@ class RankingEngine:
             incidents = IncidentBook.opened(
                 self.ranker.journey_map, self.ranker.spec.config.incidents, store, live
             )
+            incidents.recall_priorities(self.log)
         except Exception as err:
             self.degraded.note(STATE_STORE, err)
             return
@@ -228,14 +230,14 @@ class RankingEngine:
         answers = request.answers
         if self.shadow:  # the model's answer is logged; the caller gets the original routing
             answers = rule_answers(frame, self.journey_map, SHADOW, self.model.version)
-            answers["incident_id"] = _incident_column(answers, request.incident_of)
+            answers, _ = rank_by_incident(answers, frame, request.incident_of)
         telemetry.record_ranked(answers, time.perf_counter() - started, request.lag)
         return RankResponse(ranked=_answers(answers), model=self.model)
 
     def _fail_open(self, frame: pd.DataFrame, cause: str, started: float) -> RankResponse:
         """The criticality rule's answer (floors applied), logged like any other, flagged fallback."""
         answers = rule_answers(frame, self.journey_map, FALLBACK, self.model.version, cause)
-        answers["incident_id"] = _incident_column(answers, self._incidents_of(frame))
+        answers, _ = rank_by_incident(answers, frame, self._incidents_of(frame))
         if not self.shadow:
             answers = self._floored(answers, frame)
         with self._logging:
@@ -300,8 +302,9 @@ class RankingEngine:
                 _fail(group, err, MODEL)
                 return
             try:
+                answers, best = rank_by_incident(answers, frame, incident_of, self.incidents.best)
+                self.incidents.best.update(best)
                 answers = self._floored(answers, frame)
-                answers["incident_id"] = _incident_column(answers, incident_of)
                 parts = _by_request(answers, group)
                 self._logging.acquire()  # taken before the next pass may start: logs keep order
             except BaseException as err:
@@ -486,8 +489,10 @@ def _by_request(answers: pd.DataFrame, group: list[_Request]) -> list[pd.DataFra
     return [answers[of == i].reset_index(drop=True) for i in range(len(group))]
 
 
-def _incident_column(answers: pd.DataFrame, incident_of: dict[str, str]) -> list[str]:
-    return [incident_of[a] for a in answers["alert_id"].tolist()]
+def event_now(live: LiveState | None) -> datetime:
+    """The live state's "now" (its latest event), or the wall clock before it holds any."""
+    latest = live.event_time_ns() if live is not None else None
+    return datetime.now(UTC) if latest is None else datetime.fromtimestamp(latest / 1e9, UTC)
 
 
 def _give_back_free_memory() -> None:

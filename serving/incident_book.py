@@ -2,7 +2,8 @@
 
 The grouper (features/incidents.py) is the one offline and evaluation use: fed the same alerts
 in fire order it gives the same incident ids. The book keeps it, remembers each alert's incident
-(a re-sent alert keeps the one it joined), persists the grouper's state in the state store, and
+(a re-sent alert keeps the one it joined) and each incident's highest priority so far (what its
+next alert ranks by), persists the grouper's state in the state store, and
 answers `GET /incidents` from the grouping and the inference log's answers.
 """
 
@@ -16,7 +17,9 @@ import pandas as pd
 
 from features.incidents import Incident, IncidentConfig, IncidentGrouper
 from features.journey_map import JourneyMap, trace_dependencies
+from models.fallback import FALLBACK
 from models.incidents import TIER_ORDER, incident_summary
+from models.inference_log import InferenceLog
 
 STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
 PERSIST_EVERY_S = 2.0  # the state is written at most so often: it grows with the open incidents
@@ -29,6 +32,8 @@ class IncidentBook:
         self.journey_map = journey_map
         self.grouper = grouper
         self.live = live  # the worker's live state: which of the store's alert rows it has seen
+        # each incident's highest priority so far: what its next alert ranks by (rank_by_incident)
+        self.best: dict[str, float] = {}
         self._persisted_at = -float("inf")
 
     @classmethod
@@ -74,9 +79,21 @@ class IncidentBook:
         now = time.monotonic()
         if not force and now - self._persisted_at < PERSIST_EVERY_S:
             return
+        self.best = {k: v for k, v in self.best.items() if self.grouper.knows(k)}
         document = {"alerts_seen": self.live.seen["alerts"], "grouper": self.grouper.to_state()}
         store.put_document(STATE_DOCUMENT, json.dumps(document))
         self._persisted_at = now
+
+    def recall_priorities(self, log: InferenceLog) -> None:
+        """Each incident's highest priority so far, from the latest logged answers of the alerts
+        the live state holds (the model's: a fallback answer's rule score is on another scale) —
+        derived, so a restart loses none of it."""
+        alert_ids = self.live.mirror.alerts["alert_id"].tolist()
+        of = {a: i for a in alert_ids if (i := self.grouper.incident_of(a)) is not None}
+        answers = log.latest_answers(list(of))
+        model = ~answers["flags"].fillna("").str.contains(FALLBACK, regex=False)
+        answers = answers[model].assign(incident_id=answers["alert_id"].map(of))
+        self.best = answers.groupby("incident_id")["priority"].max().astype(float).to_dict()
 
     # ------------------------------------------------------------------ what responders read
 

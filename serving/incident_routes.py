@@ -8,12 +8,13 @@ on its thread pool, so reading the engine's state never blocks the event loop.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from serving.engine import event_now
 
 NO_STORE = {"cache-control": "no-store"}
 PagedTiers = Callable[[list[str]], dict[str, str]]
@@ -53,7 +54,7 @@ def incident_list(engine, paged_tiers: PagedTiers) -> list[dict]:
     if engine.incidents is None:
         return []
     with engine.reading():
-        incidents = engine.incidents.open_incidents(_now(engine))
+        incidents = engine.incidents.open_incidents(event_now(engine.live))
     answers = engine.log.latest_answers([a for i in incidents for a in i.alert_ids])
     paged = paged_tiers([i.incident_id for i in incidents])
     rows = [summary(i, answers, paged.get(i.incident_id)) for i in incidents]
@@ -104,11 +105,6 @@ def _alerts(held, answers) -> list[dict]:
             }
         )
     return rows
-
-
-def _now(engine) -> datetime:
-    latest = engine.live.event_time_ns() if engine.live is not None else None
-    return datetime.now(UTC) if latest is None else datetime.fromtimestamp(latest / 1e9, UTC)
 
 
 def _missing(value) -> bool:

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.incidents import SUMMARY_COLUMNS, incident_pages, incident_summary
+from models.incidents import (
+    SUMMARY_COLUMNS,
+    incident_pages,
+    incident_priorities,
+    incident_summary,
+    rank_by_incident,
+)
 from models.truth_metrics import grouping_against_truth, pages_per_true_incident
 
 T0 = pd.Timestamp("2026-03-02", tz="UTC")
@@ -72,3 +78,24 @@ def test_pages_per_true_incident_counts_every_predicted_incident_that_paged_for_
     assert pages_per_true_incident(ids, pd.Series(["x", "y", "z", "w"]), pages, truth) == 2.0
     once = np.array([True, False, False, True])
     assert pages_per_true_incident(ids, pd.Series(["x", "x", "z", "w"]), once, truth) == 1.0
+
+
+def test_an_alert_ranks_by_its_incidents_priority_so_far():
+    ranked = answers().drop(columns="incident_id").sort_values("priority", ascending=False)
+    incident_of = dict(zip(answers()["alert_id"], answers()["incident_id"], strict=True))
+    out, best = rank_by_incident(ranked, answers()[["alert_id", "fired_at"]], incident_of)
+    lifted = out.set_index("alert_id")["incident_priority"]
+    # a1 fired first (1.0); a2 raised the incident to 5.0; a3 came later and stands there too
+    assert lifted.to_dict() == {"b1": 9.0, "a2": 5.0, "a3": 5.0, "a1": 1.0}
+    assert out["alert_id"].tolist() == ["b1", "a2", "a3", "a1"]  # incident priority, then own
+    assert list(out.columns[:2]) == ["alert_id", "incident_id"]
+    assert best == {"inc-a1": 5.0, "inc-b1": 9.0}
+
+
+def test_an_incidents_best_from_earlier_answers_carries_over():
+    later = answers().iloc[[2]].drop(columns="incident_id")
+    out, best = rank_by_incident(later, answers(), {"a3": "inc-a1"}, {"inc-a1": 7.5})
+    assert out["incident_priority"].tolist() == [7.5] and out["priority"].tolist() == [2.0]
+    assert best == {"inc-a1": 7.5}
+    running, _ = incident_priorities(["x", "x", "y"], [1.0, np.nan, 3.0])
+    assert running.tolist() == [1.0, 1.0, 3.0]  # a missing priority ranks with its incident

@@ -72,6 +72,14 @@ def test_a_matching_alert_is_raised_to_its_floor_flagged_with_the_reason(tmp_pat
     assert list(floored["alert_id"]) == ["a2", "a0", "a1", "a3"]  # highest tier first
 
 
+def test_a_floored_alert_moves_up_and_nothing_else_moves(tmp_path):
+    """Answers ranked by their incidents' priority need not come in tier order: a floor moves only
+    the alert it raises, to just before the first answer below its new tier."""
+    floored = apply_floors(_answers(["P4", "P2", "P3", "P1"]), ALERTS, _policy(tmp_path))
+    assert list(floored["alert_id"]) == ["a2", "a0", "a1", "a3"]
+    assert list(floored["tier"]) == ["P1", "P4", "P2", "P1"]
+
+
 def test_a_floor_never_lowers_a_tier(tmp_path):
     floored = apply_floors(_answers(["P1", "P1", "P1", "P1"]), ALERTS, _policy(tmp_path))
     assert (

@@ -78,7 +78,7 @@ def test_the_incident_routes_need_the_token_when_one_is_set(service_env, monkeyp
         assert ok.status_code == 200 and ok.json() == {"incidents": []}
 
 
-def test_a_restart_keeps_the_incidents_and_a_later_alert_joins_them(
+def test_a_restart_keeps_the_incidents_and_their_priorities_and_a_later_alert_joins_them(
     service_env, sample_dir, monkeypatch
 ):
     monkeypatch.setenv("JOURNEYRANK_WARM_FROM", str(sample_dir))
@@ -92,6 +92,11 @@ def test_a_restart_keeps_the_incidents_and_a_later_alert_joins_them(
     ids_before = {r["alert_id"]: r["incident_id"] for r in before}
     ids_again = {r["alert_id"]: r["incident_id"] for r in again}
     assert {a: ids_again[a] for a in ids_before} == ids_before  # re-sent: same incidents
+    # each incident's priority so far came back too: its alerts rank no lower than it stood
+    best = pd.DataFrame(before).groupby("incident_id")["priority"].max()
+    for answer in again:
+        if answer["incident_id"] in best.index:
+            assert answer["incident_priority"] >= best[answer["incident_id"]] - 1e-12
 
 
 def test_online_incident_ids_are_the_offline_ones(service_env, sample_dir, monkeypatch):

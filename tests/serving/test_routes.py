@@ -9,14 +9,16 @@ from service_client import alert_json, last_alerts, make_client, outcome_json
 from models.inference_log import InferenceLog
 
 
-def test_rank_answers_every_field_highest_priority_first(client, sample_dir, served):
+def test_rank_answers_every_field_highest_incident_priority_first(client, sample_dir, served):
     alerts = alert_json(last_alerts(sample_dir))
     response = client.post("/rank", json={"alerts": alerts})
     assert response.status_code == 200, response.text
     body = response.json()
     ranked = body["ranked"]
     assert {r["alert_id"] for r in ranked} == {a["alert_id"] for a in alerts}
-    assert [r["priority"] for r in ranked] == sorted((r["priority"] for r in ranked), reverse=True)
+    order = [(r["incident_priority"], r["priority"]) for r in ranked]
+    assert order == sorted(order, reverse=True)  # by its incident's priority, then its own
+    assert all(r["incident_priority"] >= r["priority"] for r in ranked)
     top = ranked[0]
     assert top["tier"] in {"P1", "P2", "P3", "P4"} and 0 <= top["impact_probability"] <= 1
     assert top["reasons"] and all(isinstance(r, str) for r in top["reasons"])
