@@ -55,7 +55,7 @@ class Forwarder:
             return 0
         sent = {a.alert_id: a for a in alerts}
         incidents: dict[str, list[RankedAlert]] = {}
-        for ranked in chosen:  # in the answer's order: highest priority first
+        for ranked in chosen:  # in the answer's order: highest incident priority first
             incidents.setdefault(ranked.incident_id, []).append(ranked)
         pages = []
         for incident_id, members in incidents.items():
@@ -160,7 +160,7 @@ def _page(
     via: str,
 ) -> dict:
     """The body of an incident's page: the incident (its id is the on-call tool's dedup key) and
-    the alerts of this batch that raised it, highest priority first."""
+    the alerts of this batch that raised it, in the answer's order."""
     return {
         "idempotency_key": page_key(incident_id, tier),
         "sender": "journeyrank",

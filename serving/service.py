@@ -100,7 +100,7 @@ class JourneyRank:
 
     @bentoml.api(route="/rank")
     def rank(self, alerts: list[AlertIn]) -> RankResponse:
-        """Rank alerts (the contract's alerts schema), highest priority first."""
+        """Rank alerts (the contract's alerts schema), highest incident priority first."""
         return self._rank(alerts, via="rank")
 
     @bentoml.api(route="/rank/alertmanager")
