@@ -15,11 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.alert_index import CONCURRENCY_WINDOW_MIN
 from features.attribution import attributed_labels
 from features.baselines import Baselines, fit_baselines
 from features.build import build_features
 from features.config import FeatureJobConfig
-from features.context import CONCURRENCY_WINDOW_MIN, build_context
+from features.context import build_context
 from features.families.alert_history import WEEK_MIN
 from features.families.change import RECENT_MIN
 from features.families.live_state import LONG_MIN

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.context import rule_keys
+from features.vocabulary import rule_keys
 from models.evaluation import MODEL, Evaluation
 from models.uncertainty import margin_spread
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features.context import rule_keys
 from features.loading import DataDir, load_data_dir
 from features.map_evidence import map_health, unmapped_records
 from features.settings import Settings
 from features.table import build_feature_table
+from features.vocabulary import rule_keys
 from models.drift import LEVELS, Thresholds, feature_drift, judge, numeric_drift
 from models.evaluation import MODEL, evaluate
 from models.inference_log import InferenceLog
