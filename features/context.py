@@ -12,12 +12,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from features.alert_index import AlertLookups, index_alerts
+from features.alert_index import AlertLookups
 from features.baselines import Baselines
 from features.config import FeatureConfig
 from features.event_index import EventIndex
 from features.journey_map import JourneyMap
-from features.journey_state import JourneyState, build_journey_state
+from features.journey_state import JourneyState
 from features.stages import StageIndex
 from features.timeaxis import to_ns
 from features.vocabulary import Vocabulary, rule_keys
@@ -51,33 +51,6 @@ class FeatureContext:
     changes: ChangeHistory
     labels: LabelHistory
     config: FeatureConfig
-
-
-def build_context(
-    *,
-    journey_map: JourneyMap,
-    stages: StageIndex,
-    baselines: Baselines,
-    step_ns: int,
-    outcomes: pd.DataFrame,
-    alerts: pd.DataFrame,
-    changes: pd.DataFrame | None,
-    label_events: pd.DataFrame | None,
-    config: FeatureConfig,
-    journey: JourneyState | None = None,
-) -> FeatureContext:
-    """Index every history table once; `journey` may be passed in when the caller already built it."""
-    journey = journey or build_journey_state(outcomes, stages, baselines, step_ns)
-    return FeatureContext(
-        stages=stages,
-        journey_map=journey_map,
-        baselines=baselines.aligned(stages, journey.segments),
-        journey=journey,
-        alerts=index_alerts(alerts, stages, config),
-        changes=index_changes(changes),
-        labels=index_labels(label_events),
-        config=config,
-    )
 
 
 def index_changes(changes: pd.DataFrame | None) -> ChangeHistory:

@@ -10,15 +10,14 @@ import pandas as pd
 
 from features.alert_index import LiveAlertHistory
 from features.baselines import Baselines
-from features.build import build_features
 from features.config import FeatureJobConfig
 from features.context import FeatureContext, index_changes, index_labels
 from features.journey_map import JourneyMap
-from features.journey_state import JourneyState, build_journey_state
-from features.labels import HISTORY_COLUMNS, derive_impact_labels, label_history
+from features.journey_state import JourneyState
+from features.labels import HISTORY_COLUMNS, label_history
 from features.loading import empty_frame
+from features.recipe import MATURED_COLUMNS, Recipe
 from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES
-from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, to_ns
 
 DAY_MIN = 1440
@@ -56,11 +55,9 @@ class OnlineFeatureState:
         window_ns: int,
         retention: Retention | None = None,
     ) -> None:
-        self.journey_map = journey_map
-        self.stages = StageIndex.from_map(journey_map)
-        self.baselines = baselines
-        self.config = config
-        self.window_ns = window_ns
+        self.recipe = Recipe.of(journey_map, baselines, config, window_ns)
+        self.journey_map, self.stages = journey_map, self.recipe.stages
+        self.baselines, self.config, self.window_ns = baselines, config, window_ns
         self.retention = retention or Retention()
         self.outcomes = _plain(empty_frame(JOURNEY_OUTCOMES))
         self._alerts = _GrowingFrame(_plain(empty_frame(ALERTS)), ["alert_id"])
@@ -68,9 +65,7 @@ class OnlineFeatureState:
         self.feedback = _plain(empty_frame(FEEDBACK))
         # matured derived labels of alerts still in the state (the columns even when none: a
         # verdict may come before any label has matured)
-        self.derived = pd.DataFrame(
-            columns=["alert_id", "matured_at", "label", "alert_name", "service"]
-        )
+        self.derived = pd.DataFrame(columns=list(MATURED_COLUMNS))
         self.label_totals = pd.DataFrame(columns=list(HISTORY_COLUMNS))  # folded older labels
         # alerts whose impact window has not closed yet, and the earliest fired_at among them
         self._pending = _GrowingFrame(pd.DataFrame(), ["alert_id"])
@@ -135,7 +130,7 @@ class OnlineFeatureState:
         """Labels derived earlier (alert_id, matured_at, label, alert_name, service), e.g. after a restart."""
         self.derived = _appended(
             self.derived,
-            labels[["alert_id", "matured_at", "label", "alert_name", "service"]],
+            labels[list(MATURED_COLUMNS)],
             ["alert_id"],
         )
         pending = self._pending.frame
@@ -166,21 +161,18 @@ class OnlineFeatureState:
 
     def features_for(self, alerts: pd.DataFrame) -> pd.DataFrame:
         """Features of alerts already added (rank = add_alerts, then features_for)."""
-        return build_features(alerts, self.context())
+        return self.recipe.features(alerts, self.context())
 
     def context(self) -> FeatureContext:
-        journey, baselines = self._cached("journey", self._journey_state)
-        return FeatureContext(
-            stages=self.stages,
-            journey_map=self.journey_map,
-            baselines=baselines,
-            journey=journey,
-            alerts=self._history,
-            changes=self._cached(
+        """The recipe's context over the state held: each index rebuilt only when its rows changed
+        (the alert history is kept up to date in place)."""
+        return self.recipe.context(
+            self._journey(),
+            self._history,
+            self._cached(
                 "changes", lambda: index_changes(self.changes if len(self.changes) else None)
             ),
-            labels=self._cached("labels", lambda: index_labels(self.label_events())),
-            config=self.config.features,
+            self._cached("labels", lambda: index_labels(self.label_events())),
         )
 
     def label_events(self) -> pd.DataFrame:
@@ -260,16 +252,9 @@ class OnlineFeatureState:
         if not ready.any():
             self._set_pending(pending)  # the earliest fired_at was a replaced copy's
             return
-        journey, _ = self._cached("journey", self._journey_state)
-        labels = derive_impact_labels(
-            pending[ready], journey, self.stages, self.journey_map, self.config.labels
-        )
-        matured = labels[labels["label"].notna()]
-        named = matured[["alert_id", "matured_at", "label"]].merge(
-            pending[["alert_id", "alert_name", "service"]], on="alert_id"
-        )
+        named = self.recipe.matured_labels(pending[ready], self._journey())
         self.derived = _appended(self.derived, named, ["alert_id"])
-        self._set_pending(pending[~pending["alert_id"].isin(matured["alert_id"])])
+        self._set_pending(pending[~pending["alert_id"].isin(named["alert_id"])])
         self._cache.pop("labels", None)
 
     def _set_pending(self, pending: pd.DataFrame) -> None:
@@ -290,10 +275,9 @@ class OnlineFeatureState:
         ]
         return pd.concat(parts, ignore_index=True).drop_duplicates("alert_id")
 
-    def _journey_state(self) -> tuple[JourneyState, Baselines]:
-        """The journey state, and the baselines aligned with its segments (both change with outcomes)."""
-        journey = build_journey_state(self.outcomes, self.stages, self.baselines, self.window_ns)
-        return journey, self.baselines.aligned(self.stages, journey.segments)
+    def _journey(self) -> JourneyState:
+        """The journey state of the outcomes held (rebuilt when outcomes arrive)."""
+        return self._cached("journey", lambda: self.recipe.journey(self.outcomes))
 
     def _cached(self, name: str, build):
         if name not in self._cache:
