@@ -206,13 +206,14 @@ class Ranker:
             return None
         matrix = np.empty((len(rows), len(self.spec.features)), dtype=np.float64)
         numbers = []  # (place, name) of the numeric features in float64 columns: taken at once
+        dtypes = rows.dtypes  # a Series built per call: once, not once per feature
         for j, name in enumerate(self.spec.features):
             if name not in rows:
                 matrix[:, j] = np.nan
             elif name in codes:
                 lookup = codes[name]
                 matrix[:, j] = [lookup.get(v, np.nan) for v in rows[name].to_numpy(dtype=object)]
-            elif rows.dtypes[name] == np.float64:
+            elif dtypes[name] == np.float64:
                 numbers.append((j, name))
             else:
                 matrix[:, j] = pd.to_numeric(rows[name], errors="coerce").to_numpy(np.float64)
