@@ -8,80 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
+from features.alert_index import AlertLookups
 from features.baselines import Baselines
 from features.config import FeatureConfig
 from features.event_index import EventIndex
 from features.journey_map import JourneyMap
-from features.journey_state import JourneyState, build_journey_state
+from features.journey_state import JourneyState
 from features.stages import StageIndex
-from features.timeaxis import MINUTE_NS, to_ns
-
-RULE_SEPARATOR = "\x1f"
-FEW_ALERTS = 1000  # up to this many alerts, per-alert Python beats pandas' per-call overhead
-CONCURRENCY_WINDOW_MIN = (
-    10  # "alerting at the same time": the look-back of the concurrency features
-)
-
-
-def rule_keys(alerts: pd.DataFrame) -> np.ndarray:
-    """A rule is an alert name on a service: the unit that fires again and again."""
-    if len(alerts) <= FEW_ALERTS:  # a request's alerts: plain Python beats pandas' per-call cost
-        names, services = alerts["alert_name"].tolist(), alerts["service"].tolist()
-        if all(isinstance(v, str) for v in (*names, *services)):
-            keys = [n + RULE_SEPARATOR + s for n, s in zip(names, services, strict=True)]
-            return np.array(keys, dtype=object)
-    return (
-        alerts["alert_name"].astype(str) + RULE_SEPARATOR + alerts["service"].astype(str)
-    ).to_numpy(dtype=object)
-
-
-@dataclass(frozen=True)
-class Vocabulary:
-    """String keys to integer codes; strings never seen get -1 and match nothing."""
-
-    index: pd.Index
-
-    @classmethod
-    def of(cls, values) -> Vocabulary:
-        return cls(pd.Index(pd.unique(np.asarray(values, dtype=object))))
-
-    def codes(self, values) -> np.ndarray:
-        # Each distinct value is looked up once, then spread: far fewer look-ups than rows.
-        found, distinct = pd.factorize(as_factorizable(values), use_na_sentinel=False)
-        return self.index.get_indexer(np.asarray(distinct, dtype=object)).astype(np.int64)[found]
-
-
-def as_factorizable(values):
-    return (
-        values
-        if isinstance(values, (pd.Series, pd.Index, np.ndarray))
-        else np.asarray(values, dtype=object)
-    )
-
-
-@dataclass(frozen=True)
-class AlertHistory:
-    rules: Vocabulary
-    services: Vocabulary
-    by_rule: EventIndex  # values: quick (resolved within the flap limit)
-    by_service: EventIndex
-    by_stage: EventIndex
-    every: EventIndex
-    distinct_starts: (
-        np.ndarray
-    )  # sorted: when an alert starts counting as a distinct alerting service
-    distinct_ends: np.ndarray
-
-    def services_alerting(self, t: np.ndarray) -> np.ndarray:
-        """Distinct services with an alert in [t - CONCURRENCY_WINDOW_MIN, t)."""
-        return np.searchsorted(self.distinct_starts, t, "left") - np.searchsorted(
-            self.distinct_ends, t, "left"
-        )
+from features.timeaxis import to_ns
+from features.vocabulary import Vocabulary, rule_keys
 
 
 @dataclass(frozen=True)
@@ -102,37 +41,6 @@ class LabelHistory:
     overall: EventIndex
 
 
-class KeyCodes(Protocol):
-    def codes(self, values) -> np.ndarray: ...
-
-
-class EventLookups(Protocol):
-    """What features ask of keyed event times (EventIndex offline; the online state keeps its own)."""
-
-    def __len__(self) -> int: ...
-
-    def count_between(self, keys: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray: ...
-
-    def last_before(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
-
-    def sum_before(
-        self, name: str, keys: np.ndarray, times: np.ndarray, *, inclusive: bool = False
-    ) -> np.ndarray: ...
-
-
-class AlertLookups(Protocol):
-    """The alert history as the features read it: AlertHistory offline, updated in place online."""
-
-    rules: KeyCodes
-    services: KeyCodes
-    by_rule: EventLookups  # values: quick (resolved within the flap limit)
-    by_service: EventLookups
-    by_stage: EventLookups
-    every: EventLookups
-
-    def services_alerting(self, t: np.ndarray) -> np.ndarray: ...
-
-
 @dataclass(frozen=True)
 class FeatureContext:
     stages: StageIndex
@@ -143,78 +51,6 @@ class FeatureContext:
     changes: ChangeHistory
     labels: LabelHistory
     config: FeatureConfig
-
-
-def build_context(
-    *,
-    journey_map: JourneyMap,
-    stages: StageIndex,
-    baselines: Baselines,
-    step_ns: int,
-    outcomes: pd.DataFrame,
-    alerts: pd.DataFrame,
-    changes: pd.DataFrame | None,
-    label_events: pd.DataFrame | None,
-    config: FeatureConfig,
-    journey: JourneyState | None = None,
-) -> FeatureContext:
-    """Index every history table once; `journey` may be passed in when the caller already built it."""
-    journey = journey or build_journey_state(outcomes, stages, baselines, step_ns)
-    return FeatureContext(
-        stages=stages,
-        journey_map=journey_map,
-        baselines=baselines.aligned(stages, journey.segments),
-        journey=journey,
-        alerts=index_alerts(alerts, stages, config),
-        changes=index_changes(changes),
-        labels=index_labels(label_events),
-        config=config,
-    )
-
-
-def index_alerts(alerts: pd.DataFrame, stages: StageIndex, config: FeatureConfig) -> AlertHistory:
-    fired = to_ns(alerts["fired_at"])
-    resolved = to_ns(alerts["resolved_at"]) if len(alerts) else np.zeros(0, np.int64)
-    quick = (alerts["resolved_at"].notna().to_numpy()) & (
-        resolved - fired <= config.flap_resolve_min * MINUTE_NS
-    )
-    rule = rule_keys(alerts)
-    rules = Vocabulary.of(rule)
-    services = Vocabulary.of(alerts["service"].astype(str))
-    service_codes = services.codes(alerts["service"].astype(str))
-    pairs = stages.pairs(alerts["service"])
-    starts, ends = _distinct_service_intervals(
-        service_codes, fired, CONCURRENCY_WINDOW_MIN * MINUTE_NS
-    )
-    return AlertHistory(
-        rules=rules,
-        services=services,
-        by_rule=EventIndex.build(rules.codes(rule), fired, {"quick": quick.astype(float)}),
-        by_service=EventIndex.build(service_codes, fired),
-        by_stage=EventIndex.build(pairs["stage_code"].to_numpy(), fired[pairs["row"].to_numpy()]),
-        every=EventIndex.build(np.zeros(len(fired), np.int64), fired),
-        distinct_starts=starts,
-        distinct_ends=ends,
-    )
-
-
-def _distinct_service_intervals(
-    service: np.ndarray, fired: np.ndarray, window_ns: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Alert j counts toward 'distinct services alerting in [t - w, t)' exactly for t in (a_j, b_j].
-
-    b_j = fired_j + w; a_j = max(fired_j, previous firing of the same service + w), so each
-    service present in the window is counted once, by its earliest alert there.
-    """
-    unique = pd.DataFrame({"s": service, "t": fired}).drop_duplicates().sort_values(["s", "t"])
-    s, t = unique["s"].to_numpy(), unique["t"].to_numpy()
-    previous = np.where(
-        np.r_[False, s[1:] == s[:-1]], np.r_[np.int64(0), t[:-1]], np.iinfo(np.int64).min // 2
-    )
-    a = np.maximum(t, previous + window_ns)
-    b = t + window_ns
-    live = a < b
-    return np.sort(a[live]), np.sort(b[live])
 
 
 def index_changes(changes: pd.DataFrame | None) -> ChangeHistory:

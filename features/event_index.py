@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Protocol
 
 import numpy as np
 
 NO_KEY = -1
+
+
+class EventLookups(Protocol):
+    """What features ask of keyed event times: EventIndex (built once) or KeyedTimeline (updated in place)."""
+
+    def __len__(self) -> int: ...
+
+    def count_between(self, keys: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray: ...
+
+    def last_before(self, keys: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def sum_before(
+        self, name: str, keys: np.ndarray, times: np.ndarray, *, inclusive: bool = False
+    ) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)

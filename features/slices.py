@@ -15,18 +15,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.alert_index import CONCURRENCY_WINDOW_MIN
 from features.attribution import attributed_labels
-from features.baselines import Baselines, fit_baselines
-from features.build import build_features
+from features.baselines import fit_baselines
 from features.config import FeatureJobConfig
-from features.context import CONCURRENCY_WINDOW_MIN, build_context
 from features.families.alert_history import WEEK_MIN
 from features.families.change import RECENT_MIN
 from features.families.live_state import LONG_MIN
-from features.journey_map import JourneyMap
-from features.journey_state import JourneyState, build_journey_state
-from features.labels import apply_feedback, derive_impact_labels, label_history
+from features.journey_state import JourneyState
+from features.labels import apply_feedback, label_history
 from features.loading import DataDir
+from features.recipe import Recipe
 from features.stages import StageIndex
 from features.table import FeatureTable, alert_meta, join_on_alert_id
 from features.timeaxis import MINUTE_NS, from_ns, to_ns
@@ -137,10 +136,7 @@ class FittedState:
     """What the whole job shares with every slice: fitted once, on the driver."""
 
     plan: SlicePlan
-    stages: StageIndex
-    journey_map: JourneyMap
-    baselines: Baselines
-    config: FeatureJobConfig
+    recipe: Recipe
 
 
 def targets_of(plan: SlicePlan, k: int, alerts: pd.DataFrame) -> pd.DataFrame:
@@ -150,39 +146,22 @@ def targets_of(plan: SlicePlan, k: int, alerts: pd.DataFrame) -> pd.DataFrame:
 
 
 def slice_journey_state(state: FittedState, k: int, outcomes: pd.DataFrame) -> JourneyState:
-    origin, end = state.plan.grid(k)
-    return build_journey_state(
-        outcomes, state.stages, state.baselines, state.plan.step_ns, origin, end
-    )
+    return state.recipe.journey(outcomes, *state.plan.grid(k))
 
 
 def slice_labels(state: FittedState, inputs: SliceInputs) -> pd.DataFrame:
     """derive_impact_labels for the slice's alerts (feedback is applied on the whole, after)."""
     journey = slice_journey_state(state, inputs.k, inputs.outcomes)
-    targets = targets_of(state.plan, inputs.k, inputs.alerts)
-    return derive_impact_labels(
-        targets, journey, state.stages, state.journey_map, state.config.labels
-    )
+    return state.recipe.labels(targets_of(state.plan, inputs.k, inputs.alerts), journey)
 
 
 def slice_features(state: FittedState, inputs: SliceInputs) -> pd.DataFrame:
     """alert_meta and build_features for the slice's alerts, against the slice's history."""
+    recipe = state.recipe
     journey = slice_journey_state(state, inputs.k, inputs.outcomes)
-    context = build_context(
-        journey_map=state.journey_map,
-        stages=state.stages,
-        baselines=state.baselines,
-        step_ns=state.plan.step_ns,
-        outcomes=inputs.outcomes,
-        alerts=inputs.alerts,
-        changes=inputs.changes,
-        label_events=inputs.label_events,
-        config=state.config.features,
-        journey=journey,
-    )
+    context = recipe.indexed_context(journey, inputs.alerts, inputs.changes, inputs.label_events)
     targets = targets_of(state.plan, inputs.k, inputs.alerts)
-    features = build_features(targets, context)
-    return join_on_alert_id(alert_meta(targets, state.stages), features)
+    return join_on_alert_id(alert_meta(targets, recipe.stages), recipe.features(targets, context))
 
 
 def label_history_as_of(history: pd.DataFrame, start_ns: int, end_ns: int) -> pd.DataFrame:
@@ -241,7 +220,7 @@ def build_feature_table_by_slices(
     stages = StageIndex.from_map(data.journey_map)
     baselines = fit_baselines(data.journey_outcomes, stages, step_ns, config.baselines)
     plan = plan_slices(data.alerts, data.journey_outcomes, step_ns, config, n_slices)
-    state = FittedState(plan, stages, data.journey_map, baselines, config)
+    state = FittedState(plan, Recipe.of(data.journey_map, baselines, config, step_ns, stages))
 
     def inputs(k: int, history: pd.DataFrame | None) -> SliceInputs:
         return slice_inputs(plan, k, data.alerts, data.journey_outcomes, data.changes, history)
@@ -264,9 +243,10 @@ def assemble_feature_table(
     order = pd.Index(features["alert_id"]).get_indexer(data.alerts["alert_id"])
     features = features.iloc[order].reset_index(drop=True)
     derived = derived.set_index("alert_id").loc[data.alerts["alert_id"]].reset_index()
+    recipe = state.recipe
     target = attributed_labels(
-        derived, data, state.stages, state.baselines, state.config.attribution
+        derived, data, recipe.stages, recipe.baselines, recipe.config.attribution
     )
     labels = apply_feedback(target, data.feedback) if data.feedback is not None else target
     frame = join_on_alert_id(features, labels)
-    return FeatureTable(frame, state.baselines, state.stages, state.config, state.plan.step_ns)
+    return FeatureTable(frame, recipe.baselines, recipe.stages, recipe.config, recipe.window_ns)

@@ -10,12 +10,10 @@ import pandas as pd
 
 from features.attribution import attributed_labels
 from features.baselines import Baselines, fit_baselines
-from features.build import build_features
 from features.config import FeatureJobConfig
-from features.context import build_context
-from features.journey_state import build_journey_state
-from features.labels import apply_feedback, derive_impact_labels, label_history
+from features.labels import apply_feedback, label_history
 from features.loading import DataDir
+from features.recipe import Recipe
 from features.schemas import STRING_DTYPE, TIMESTAMP_DTYPE
 from features.stages import StageIndex
 
@@ -53,26 +51,17 @@ def build_feature_table(
     if baselines is None:
         baselines = fit_baselines(data.journey_outcomes, stages, window_ns, config.baselines)
     step("baselines")
-    journey = build_journey_state(data.journey_outcomes, stages, baselines, window_ns)
+    recipe = Recipe.of(data.journey_map, baselines, config, window_ns, stages)
     feedback = feedback if feedback is not None else data.feedback
-    derived = derive_impact_labels(data.alerts, journey, stages, data.journey_map, config.labels)
+    journey = recipe.journey(data.journey_outcomes)
+    derived = recipe.labels(data.alerts, journey)
     target = attributed_labels(derived, data, stages, baselines, config.attribution)
     labels = apply_feedback(target, feedback) if feedback is not None else target
     step("labels")
-    context = build_context(
-        journey_map=data.journey_map,
-        stages=stages,
-        baselines=baselines,
-        step_ns=window_ns,
-        outcomes=data.journey_outcomes,
-        alerts=data.alerts,
-        changes=data.changes,
-        label_events=label_history(data.alerts, derived, feedback),
-        config=config.features,
-        journey=journey,
-    )
+    label_events = label_history(data.alerts, derived, feedback)
+    context = recipe.indexed_context(journey, data.alerts, data.changes, label_events)
     step("history indexes")
-    features = build_features(data.alerts, context, progress=step)
+    features = recipe.features(data.alerts, context, progress=step)
     frame = join_on_alert_id(alert_meta(data.alerts, stages), features, labels)
     return FeatureTable(frame, baselines, stages, config, window_ns)
 

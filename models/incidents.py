@@ -8,8 +8,10 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-PAGING_TIERS = ("P1", "P2")
-TIER_ORDER = ("P1", "P2", "P3", "P4")  # best first
+from models.tiers import PAGED_TIERS, TIERS
+
+PAGING_TIERS = PAGED_TIERS
+TIER_ORDER = TIERS  # best first
 SUMMARY_COLUMNS = (
     "incident_id",
     "alerts",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.context import rule_keys
+from features.vocabulary import rule_keys
 from models.evaluation import MODEL, Evaluation
+from models.tiers import PAGED_TIERS, TIERS
 from models.uncertainty import margin_spread
 
 BINS = 10
@@ -73,10 +74,8 @@ def build_profile(
         else numeric_profile(frame[name], rng)
         for name in spec_features
     }
-    tiers = held_out_tiers.value_counts(normalize=True).reindex(
-        ["P1", "P2", "P3", "P4"], fill_value=0.0
-    )
-    paged = float(tiers["P1"] + tiers["P2"])
+    tiers = held_out_tiers.value_counts(normalize=True).reindex(list(TIERS), fill_value=0.0)
+    paged = float(tiers[list(PAGED_TIERS)].sum())
     return {
         "period": [str(frame["fired_at"].min()), str(frame["fired_at"].max())],
         "alerts": len(frame),

@@ -12,6 +12,7 @@ import pandas as pd
 
 from features.baselines import Baselines
 from features.journey_map import JourneyMap
+from features.recipe import Recipe
 from features.spec import FeatureSpec
 from features.stages import StageIndex
 from features.table import primary_stage
@@ -95,6 +96,13 @@ class Ranker:
     @cached_property
     def stages(self) -> StageIndex:
         return StageIndex.from_map(self.journey_map)
+
+    @cached_property
+    def recipe(self) -> Recipe:
+        """The features' recipe with what the model was trained with: map, baselines, window, config."""
+        return Recipe.of(
+            self.journey_map, self.baselines, self.spec.config, self.spec.window_ns, self.stages
+        )
 
     def raw_scores(self, features: pd.DataFrame) -> np.ndarray:
         return self.booster.predict(self.spec.model_inputs(features), raw_score=True)
@@ -198,13 +206,14 @@ class Ranker:
             return None
         matrix = np.empty((len(rows), len(self.spec.features)), dtype=np.float64)
         numbers = []  # (place, name) of the numeric features in float64 columns: taken at once
+        dtypes = rows.dtypes  # a Series built per call: once, not once per feature
         for j, name in enumerate(self.spec.features):
             if name not in rows:
                 matrix[:, j] = np.nan
             elif name in codes:
                 lookup = codes[name]
                 matrix[:, j] = [lookup.get(v, np.nan) for v in rows[name].to_numpy(dtype=object)]
-            elif rows.dtypes[name] == np.float64:
+            elif dtypes[name] == np.float64:
                 numbers.append((j, name))
             else:
                 matrix[:, j] = pd.to_numeric(rows[name], errors="coerce").to_numpy(np.float64)

@@ -9,16 +9,17 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features.context import rule_keys
 from features.loading import DataDir, load_data_dir
 from features.map_evidence import map_health, unmapped_records
 from features.settings import Settings
 from features.table import build_feature_table
+from features.vocabulary import rule_keys
 from models.drift import LEVELS, Thresholds, feature_drift, judge, numeric_drift
 from models.evaluation import MODEL, evaluate
 from models.inference_log import InferenceLog
 from models.ranking import Ranker
 from models.registry import load_ranker_from, resolve, use_tracking
+from models.tiers import PAGED_TIERS, TIERS
 from models.uncertainty import margin_spread
 from pipeline.io import parse_since, write_atomically
 from pipeline.reports.audit import audit_html, audit_json
@@ -95,11 +96,11 @@ def compute_audit(
     )
     features = feature_drift(profile, current, importance)
     score = numeric_drift(profile["score"], current["impact_probability"])
-    pages = current["tier"].isin(["P1", "P2"]).sum()
+    pages = current["tier"].isin(PAGED_TIERS).sum()
     tiers = {
         "mix": current["tier"]
         .value_counts(normalize=True)
-        .reindex(["P1", "P2", "P3", "P4"], fill_value=0)
+        .reindex(list(TIERS), fill_value=0)
         .to_dict(),
         "mix_trained": profile["tier_mix"],
         "pages_per_day": pages / days,

@@ -317,11 +317,12 @@ def score(
 ) -> None:
     """Batch ranking: each alert scored as if live at its fired_at, with context from DATA."""
     from features.settings import load_settings
+    from models.tiers import TIERS
     from pipeline.score import score as run_score
 
     with _steps("scoring"):
         result = run_score(model, data, alerts, out, load_settings(), engine=engine.value)
-    tiers = result.ranked["tier"].value_counts().reindex(["P1", "P2", "P3", "P4"], fill_value=0)
+    tiers = result.ranked["tier"].value_counts().reindex(list(TIERS), fill_value=0)
     console.print(
         f"{len(result.ranked):,} alerts ranked: "
         + ", ".join(f"{t} {n:,}" for t, n in tiers.items())

@@ -7,14 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import build_features
-from features.context import build_context
 from features.incidents import group_incidents
-from features.journey_state import build_journey_state
-from features.labels import derive_impact_labels, label_history
 from features.loading import DataDir, load_alerts, load_data_dir
 from features.settings import Settings
-from features.stages import StageIndex
 from models.incidents import rank_by_incident
 from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranking import Ranker, ranker_rows
@@ -94,25 +89,9 @@ def _with_history(data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
 def scoring_rows(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
     """What the ranker takes for `alerts`: identity columns and features as of each fired_at."""
     history = _with_history(data, alerts)
-    stages = StageIndex.from_map(ranker.journey_map)
-    window_ns = ranker.spec.window_ns
-    journey = build_journey_state(data.journey_outcomes, stages, ranker.baselines, window_ns)
-    derived = derive_impact_labels(
-        history, journey, stages, ranker.journey_map, ranker.spec.config.labels
-    )
-    context = build_context(
-        journey_map=ranker.journey_map,
-        stages=stages,
-        baselines=ranker.baselines,
-        step_ns=window_ns,
-        outcomes=data.journey_outcomes,
-        alerts=history,
-        changes=data.changes,
-        label_events=label_history(history, derived, data.feedback),
-        config=ranker.spec.config.features,
-        journey=journey,
-    )
-    return ranker_rows(alerts, build_features(alerts, context))
+    recipe = ranker.recipe
+    context = recipe.over(data.journey_outcomes, history, data.changes, data.feedback).context
+    return ranker_rows(alerts, recipe.features(alerts, context))
 
 
 def score(

@@ -19,9 +19,9 @@ import pandas as pd
 from features.attribution import attributed_labels
 from features.baselines import fit_baselines
 from features.config import FeatureJobConfig
-from features.journey_state import build_journey_state
-from features.labels import apply_feedback, derive_impact_labels
+from features.labels import apply_feedback
 from features.loading import load_data_dir
+from features.recipe import Recipe
 from features.settings import Settings
 from features.stages import StageIndex
 from models.fallback import FALLBACK, original_tier
@@ -165,10 +165,10 @@ def _labels(data_dir: Path | None, verdicts: pd.DataFrame) -> pd.DataFrame | Non
     stages = StageIndex.from_map(data.journey_map)
     window_ns = int(data.window.value)
     baselines = fit_baselines(data.journey_outcomes, stages, window_ns, config.baselines)
-    journey = build_journey_state(data.journey_outcomes, stages, baselines, window_ns)
+    recipe = Recipe.of(data.journey_map, baselines, config, window_ns, stages)
     verdicts_given = [f for f in (data.feedback, verdicts) if f is not None and len(f)]
     feedback = pd.concat(verdicts_given, ignore_index=True) if verdicts_given else None
-    derived = derive_impact_labels(data.alerts, journey, stages, data.journey_map, config.labels)
+    derived = recipe.labels(data.alerts, recipe.journey(data.journey_outcomes))
     labels = attributed_labels(derived, data, stages, baselines, config.attribution)
     if feedback is not None:
         labels = apply_feedback(labels, feedback)

@@ -1,6 +1,6 @@
 """The import graph of the first-party packages: its cycles and the imports that run back up.
 
-The layers are DESIGN.md's "Layout": `features` uses nothing first-party, `models` uses
+The layers are CONTRIBUTING.md's "Where things live": `features` uses nothing first-party, `models` uses
 `features`, `pipeline` and `serving` use both and not each other; `benchmarks` sits on top.
 Every import counts, wherever it stands (module level, inside a function, under
 `TYPE_CHECKING`): an import deferred to break a circle at run time still makes the circle.

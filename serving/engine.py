@@ -11,7 +11,7 @@ import time
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from features.clock import Clock
 from features.journey_map import JourneyMap, load_journey_map
 from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
-from features.timeaxis import MINUTE_NS, to_ns
+from features.timeaxis import MINUTE_NS, from_ns, instants_ns, to_ns
 from models.fallback import FALLBACK, SHADOW, rule_answers
 from models.incidents import rank_by_incident
 from models.inference_log import InferenceLog
@@ -203,9 +203,9 @@ class RankingEngine:
             raise TooManyAlerts(
                 f"{len(alerts)} alerts in one request; at most {self.max_alerts} (split the batch)"
             )
-        refuse_future(alerts, "alerts", self.clock)
+        times = refuse_future(alerts, "alerts", self.clock)
         started = time.perf_counter()
-        frame = alerts_frame(alerts)
+        frame = alerts_frame(alerts, times)
         if frame.empty:
             return RankResponse(ranked=[], model=self.model)
         if self.live is None and self.ranker is not None and time.monotonic() >= self._reopen_at:
@@ -385,7 +385,7 @@ class RankingEngine:
         return group
 
     def ingest(self, name: str, rows: list[OutcomeRow] | list[ChangeIn] | list[FeedbackIn]) -> int:
-        refuse_future(rows, name, self.clock)
+        times = refuse_future(rows, name, self.clock)
         if self.live is None:
             raise StateUnavailable(
                 "the state store is unavailable"
@@ -399,9 +399,8 @@ class RankingEngine:
         frame = pd.DataFrame([r.model_dump() for r in rows])
         if frame.empty:
             return 0
-        for column in ("window_start", "ts"):
-            if column in frame:
-                frame[column] = pd.to_datetime(frame[column], utc=True).astype(TIMESTAMP_DTYPE)
+        for column, ns in times.items():
+            frame[column] = from_ns(ns)
         if name == "feedback":
             self.log.write_verdicts(frame)  # kept for `journeyrank export-feedback` and retraining
         with self._state:
@@ -535,55 +534,52 @@ def _map_beside(ranker_dir: Path) -> JourneyMap | None:
 # ---------------------------------------------------------------------- requests and answers
 
 
-def refuse_future(rows: list, name: str, clock: Clock) -> None:
-    """Raise FromTheFuture naming the first row dated beyond the clock's tolerance (none is stored)."""
-    limit = clock.latest_allowed_ns()
-    for i, row in enumerate(rows):
-        for column in TIME_FIELDS[name]:
-            when = getattr(row, column, None)
-            if when is not None and (when - _EPOCH) // _MICROSECOND * 1000 > limit:
-                field_name = ROW_IDS.get(name)
-                which = f" ({field_name} {getattr(row, field_name)!r})" if field_name else ""
-                body = "alerts" if name == "alerts" else "rows"
-                raise FromTheFuture(
-                    f"{body}[{i}].{column}{which}: {when.isoformat()} is dated in the future; "
-                    f"expected {clock.expected()}"
-                )
+def refuse_future(rows: list, name: str, clock: Clock) -> dict[str, np.ndarray]:
+    """Raise FromTheFuture naming the first row dated beyond the clock's tolerance (none is stored).
+
+    Returns the rows' times (TIME_FIELDS[name]) as UTC ns, the one conversion of their datetimes:
+    the frame of the rows is built from them.
+    """
+    columns = TIME_FIELDS[name]
+    times = {
+        column: instants_ns([getattr(row, column, None) for row in rows]) for column in columns
+    }
+    late = (
+        np.column_stack([times[c] for c in columns]) > clock.latest_allowed_ns() if rows else None
+    )
+    if late is not None and late.any():
+        i, j = np.argwhere(late)[0]  # the first in row order, then in TIME_FIELDS order
+        row, column = rows[i], columns[j]
+        field_name = ROW_IDS.get(name)
+        which = f" ({field_name} {getattr(row, field_name)!r})" if field_name else ""
+        body = "alerts" if name == "alerts" else "rows"
+        raise FromTheFuture(
+            f"{body}[{i}].{column}{which}: {getattr(row, column).isoformat()} is dated in the "
+            f"future; expected {clock.expected()}"
+        )
+    return times
 
 
-def alerts_frame(alerts: list[AlertIn]) -> pd.DataFrame:
+def alerts_frame(alerts: list[AlertIn], times: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """Request alerts in the contract's canonical dtypes (pydantic has already checked each field).
 
-    Built column by column from the models: times as UTC nanoseconds, text as plain Python
-    strings (as the live state holds it: a request's few rows are cheaper so than as Arrow text).
+    Built column by column from the models: times as UTC nanoseconds (`times`, as refuse_future
+    converted them, when given), text as plain Python strings (as the live state holds it: a
+    request's few rows are cheaper so than as Arrow text).
     """
     if not alerts:
         return pd.DataFrame()
     columns = {name: [getattr(a, name) for a in alerts] for name in AlertIn.model_fields}
     columns["labels"] = [None if v is None else json.dumps(v) for v in columns["labels"]]
     frame = pd.DataFrame(columns, dtype=object)  # text as it is: no inference, no Arrow
-    for name in ("fired_at", "resolved_at"):
-        frame[name] = pd.to_datetime(_utc_ns(columns[name]), utc=True).astype(TIMESTAMP_DTYPE)
+    for name in TIME_FIELDS["alerts"]:
+        frame[name] = from_ns(times[name] if times else instants_ns(columns[name]))
     frame["anomaly_score"] = np.array(
         [np.nan if v is None else v for v in columns["anomaly_score"]], np.float64
     )
     if len(set(columns["alert_id"])) == len(frame):
         return frame
     return frame.drop_duplicates("alert_id", keep="last").reset_index(drop=True)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
-
-
-def _utc_ns(times: list[datetime | None]) -> np.ndarray:
-    """Aware datetimes as UTC nanoseconds since the epoch (exact: datetimes hold microseconds)."""
-    return np.array(
-        [_NAT if t is None else (t - _EPOCH) // _MICROSECOND * 1000 for t in times], np.int64
-    )
-
-
-_NAT = np.iinfo(np.int64).min  # how pandas stores a missing time
 
 
 def _answers(answers: pd.DataFrame) -> list[RankedAlert]:

@@ -81,7 +81,10 @@ class IncidentBook:
             return
         self.best = {k: v for k, v in self.best.items() if self.grouper.knows(k)}
         document = {"alerts_seen": self.live.seen["alerts"], "grouper": self.grouper.to_state()}
-        store.put_document(STATE_DOCUMENT, json.dumps(document))
+        # compact, and no check for cycles (to_state makes none): the document is megabytes of
+        # open incidents, and spaces and the check cost ~40% of writing it
+        text = json.dumps(document, separators=(",", ":"), check_circular=False)
+        store.put_document(STATE_DOCUMENT, text)
         self._persisted_at = now
 
     def recall_priorities(self, log: InferenceLog) -> None:

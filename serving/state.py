@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.online import Retention
 from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES, TIMESTAMP_DTYPE, TableSpec
-from features.timeaxis import MINUTE_NS, to_ns
+from features.timeaxis import MINUTE_NS, NAT_NS, to_ns
 from models.inference_log import WalCheckpoints
 
 STATE_FILE = "state.sqlite"
@@ -218,10 +218,7 @@ def table_records(frame: pd.DataFrame, table: Table) -> list[tuple]:
     for name in table.columns:
         values = frame[name] if name in frame else pd.Series([None] * len(frame))
         if name in table.times:
-            ns = to_ns(values)
-            columns[name] = [
-                None if pd.isna(v) else int(n) for v, n in zip(values, ns, strict=True)
-            ]
+            columns[name] = _ns_or_none(values)
         elif name == "labels":
             columns[name] = [
                 None
@@ -234,6 +231,15 @@ def table_records(frame: pd.DataFrame, table: Table) -> list[tuple]:
                 None if _missing(v) else (v.item() if hasattr(v, "item") else v) for v in values
             ]
     return list(zip(*columns.values(), strict=True))
+
+
+def _ns_or_none(times: pd.Series) -> list[int | None]:
+    """Times as the store holds them: int ns since the epoch, None where missing."""
+    ns = to_ns(times)
+    values = ns.tolist()
+    for i in np.flatnonzero(ns == NAT_NS).tolist():
+        values[i] = None
+    return values
 
 
 def _times(column: pd.Series):

@@ -7,10 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.journey_state import build_journey_state
-from features.labels import derive_impact_labels
 from features.loading import load_data_dir
-from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, from_ns, to_ns
 from models.ranking import Ranker
 from serving.state import SqliteStateStore
@@ -56,17 +53,11 @@ def warm_start(
 
 def _matured_labels(ranker: Ranker, data, alerts: pd.DataFrame, end_ns: int) -> pd.DataFrame:
     """Derived labels of the alerts whose impact window had closed by `end_ns`, with the model's baselines."""
-    stages = StageIndex.from_map(ranker.journey_map)
+    recipe = ranker.recipe
     known = data.journey_outcomes[
         to_ns(data.journey_outcomes["window_start"]) + int(data.window.value) <= end_ns
     ]
-    journey = build_journey_state(known, stages, ranker.baselines, ranker.spec.window_ns)
-    derived = derive_impact_labels(
-        alerts, journey, stages, ranker.journey_map, ranker.spec.config.labels
-    )
-    matured = derived[derived["label"].notna() & (to_ns(derived["matured_at"]) <= end_ns)]
-    named = matured[["alert_id", "matured_at", "label"]].merge(
-        alerts[["alert_id", "alert_name", "service"]], on="alert_id"
-    )
+    named = recipe.matured_labels(alerts, recipe.journey(known))
+    named = named[to_ns(named["matured_at"]) <= end_ns].reset_index(drop=True)
     named["matured_at"] = from_ns(to_ns(named["matured_at"]))
     return named

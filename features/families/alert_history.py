@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from features.catalogue import Feature
-from features.context import AlertBatch, FeatureContext, rule_keys
+from features.context import AlertBatch, FeatureContext
 from features.timeaxis import MINUTE_NS
+from features.vocabulary import rule_keys
 
 HOUR_MIN, DAY_MIN, WEEK_MIN = 60, 1440, 10080
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.alert_index import CONCURRENCY_WINDOW_MIN
 from features.catalogue import Feature
-from features.context import CONCURRENCY_WINDOW_MIN, AlertBatch, FeatureContext
+from features.context import AlertBatch, FeatureContext
 from features.timeaxis import MINUTE_NS
 
 FEATURES = (

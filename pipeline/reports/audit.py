@@ -7,6 +7,7 @@ import pandas as pd
 
 from models.drift import Thresholds
 from models.ranking import Ranker
+from models.tiers import TIERS
 from pipeline.reports.html import (
     Section,
     bullet_list,
@@ -123,8 +124,8 @@ def _score_section(audit: Audit, ranker: Ranker) -> str:
     left.set_xticks(x, labels[: len(x)], rotation=60, fontsize=7)
     left.set_title(f"impact probability by training decile (PSI {audit.score['psi']:.3f})")
     left.legend()
-    tiers = ["P1", "P2", "P3", "P4"]
-    y = np.arange(4)
+    tiers = list(TIERS)
+    y = np.arange(len(tiers))
     right.bar(
         y - 0.2,
         [audit.tiers["mix_trained"].get(t, 0) for t in tiers],

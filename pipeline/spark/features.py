@@ -16,6 +16,7 @@ from features.baselines import fit_baselines
 from features.config import FeatureJobConfig
 from features.labels import LABEL_COLUMNS, label_history
 from features.loading import DataDir
+from features.recipe import Recipe
 from features.slices import (
     SLICE_ALERTS,
     FittedState,
@@ -48,7 +49,7 @@ def build_feature_table_spark(
     plan = plan_slices(
         data.alerts, data.journey_outcomes, step_ns, config, n_slices or _slices(data, parallelism)
     )
-    state = FittedState(plan, stages, data.journey_map, baselines, config)
+    state = FittedState(plan, Recipe.of(data.journey_map, baselines, config, step_ns, stages))
     # one shuffle partition a slice: a slice is the unit of work, and empty partitions cost a task each
     spark.conf.set("spark.sql.shuffle.partitions", str(plan.n_slices))
     alerts = _by_slice(to_spark(spark, data.alerts), "fired_at", plan, plan.alert_lookback_ns, 0)

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features.context import Vocabulary
 from features.event_index import NO_KEY, SORTED_SEARCH_MIN, EventIndex
 from features.journey_state import MEASURES, JourneyState, sum_over_segments
 from features.labels import _worst_pairs
+from features.vocabulary import Vocabulary
 
 RNG = np.random.default_rng(20261101)
 

@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features.alert_index import LiveAlertHistory, index_alerts
 from features.config import FeatureConfig
-from features.context import index_alerts
 from features.event_index import EventIndex
-from features.online import KeyedTimeline, LiveAlertHistory
+from features.keyed_timeline import KeyedTimeline
 from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, to_ns
 
