@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     warm_until: str | None = Field(
         None, description="With warm_from: warm only from history before this time."
     )
+    debug: bool = Field(False, description="Print the traceback when a command fails.")
     forward: ForwardSettings = Field(
         default_factory=ForwardSettings, description="Forwarding ranked alerts on."
     )

@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as err:  # the last line of defence: one readable line, the traceback on demand
-        if os.environ.get("JOURNEYRANK_DEBUG"):
+        if _debugging():
             traceback.print_exc()
         errors.print(
             f"[red]failed[/red]: {type(err).__name__}: {shown(err)}",
@@ -622,6 +622,16 @@ def main(argv: list[str] | None = None) -> int:
         errors.print("(set JOURNEYRANK_DEBUG=1 for the traceback)", style="dim")
         return EXIT_FAILURE
     return code if isinstance(code, int) else 0
+
+
+def _debugging() -> bool:
+    """JOURNEYRANK_DEBUG, read as a setting; a setting that does not parse is no reason to hide."""
+    try:
+        from features.settings import load_settings
+
+        return load_settings().debug
+    except Exception:
+        return False
 
 
 if __name__ == "__main__":
