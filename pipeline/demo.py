@@ -105,7 +105,8 @@ def _serve_and_rank(console: Console, settings: Settings, sample_dir: Path) -> l
             response.raise_for_status()
             ranked = response.json()["ranked"]
         console.rule(
-            f"5. POST /rank: {len(ranked)} incoming alerts ({INCOMING_FILE}), highest priority first"
+            f"5. POST /rank: {len(ranked)} incoming alerts ({INCOMING_FILE}), "
+            "highest incident priority first"
         )
         console.print(ranked_table(ranked[:SHOWN], f"top {SHOWN} of {len(ranked)}"))
     finally:
@@ -140,7 +141,8 @@ PLAYBOOK_CHARS = 90  # the playbook's first words; the service answers with all 
 
 def ranked_table(ranked: list[dict], title: str) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("tier", "prob.", "alert", "journey / stage", "top reason", "playbook", "flags"):
+    columns = ("tier", "prob.", "alert", "incident", "journey / stage", "top reason", "playbook")
+    for column in (*columns, "flags"):
         table.add_column(column, overflow="fold")
     for answer in ranked:
         stage = f"{answer['journey']} / {answer['stage']}" if answer["journey"] else "(unmapped)"
@@ -148,6 +150,9 @@ def ranked_table(ranked: list[dict], title: str) -> Table:
             answer["tier"],
             f"{answer['impact_probability']:.2f}",
             answer["alert_id"],
+            "its own"
+            if answer["incident_id"] == f"inc-{answer['alert_id']}"
+            else answer["incident_id"],
             stage,
             (answer["reasons"] or [""])[0],
             textwrap.shorten(answer["playbook"] or "—", PLAYBOOK_CHARS, placeholder=" …"),
