@@ -12,10 +12,13 @@ another reason. Attribution looks at each degradation over its whole life instea
 3. candidates: a chain active around a degradation of its service (or, for a service the map
    leaves out, of a stage its alerts precede beyond chance: `features.map_evidence`);
 4. chance, measured: the same degradations moved whole days both ways. The share of candidates
-   beyond chance — per rule on its service, and per circumstance (timing, companion alerts) —
-   gives each candidate a probability of being a cause (`causal_posterior`);
-5. credit: causes (`min_posterior`) and the alerts that began with their failure on the cause's
-   service (`share_credit`; or on its callers too: a failure travels up the call graph).
+   beyond chance — per rule on its service, per circumstance (timing, companion alerts) and
+   per anomaly_score quarter — gives each candidate a probability of being a cause
+   (`causal_posterior`);
+5. credit: causes (`min_posterior`) and the other alerts of their failure (`share_credit`): by
+   default those fired on a cause's service while an episode credited to two chains or more
+   lasted, whose rule fires in failures beyond chance (`failure_members`; `member_hops` adds
+   the callers: a failure travels up the call graph).
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
 degradation credited.
