@@ -12,10 +12,13 @@ another reason. Attribution looks at each degradation over its whole life instea
 3. candidates: a chain active around a degradation of its service (or, for a service the map
    leaves out, of a stage its alerts precede beyond chance: `features.map_evidence`);
 4. chance, measured: the same degradations moved whole days both ways. The share of candidates
-   beyond chance — per rule on its service, and per circumstance (timing, companion alerts) —
-   gives each candidate a probability of being a cause (`causal_posterior`);
-5. credit: causes (`min_posterior`) and the alerts that began with their failure on the cause's
-   service (`share_credit`; or on its callers too: a failure travels up the call graph).
+   beyond chance — per rule on its service, per circumstance (timing, companion alerts) and
+   per anomaly_score quarter — gives each candidate a probability of being a cause
+   (`causal_posterior`);
+5. credit: causes (`min_posterior`) and the other alerts of their failure (`share_credit`): by
+   default those fired on a cause's service while an episode credited to two chains or more
+   lasted, whose rule fires in failures beyond chance (`failure_members`; `member_hops` adds
+   the callers: a failure travels up the call graph).
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
 degradation credited.
@@ -65,7 +68,8 @@ def attribute_impact(
         )
     chance = chance_pairs(alerts, chains, episodes, stages, config, outside)
     companions = companion_bins(alerts, chains, journey_map, config)
-    posterior = causal_posterior(chains, candidates, chance, companions, config)
+    scores = score_bins(alerts) if config.score_evidence else None
+    posterior = causal_posterior(chains, candidates, chance, companions, config, scores)
     return _credit(alerts, chains, candidates, posterior, episodes, stages, journey_map, config)
 
 
@@ -324,6 +328,18 @@ def _neighbours(journey_map: JourneyMap) -> dict[str, set[str]]:
     return near
 
 
+SCORE_BINS = 5  # no anomaly_score, then four quarters of [0, 1]
+
+
+def score_bins(alerts: pd.DataFrame) -> np.ndarray:
+    """Per alert, 0 when it carries no anomaly_score, else 1..4: the quarter of [0, 1] it is in."""
+    if "anomaly_score" not in alerts:
+        return np.zeros(len(alerts), dtype=np.int64)
+    score = pd.to_numeric(alerts["anomaly_score"], errors="coerce").to_numpy(np.float64)
+    quarter = np.clip(np.floor(np.nan_to_num(score) * 4), 0, 3).astype(np.int64) + 1
+    return np.where(np.isfinite(score), quarter, 0)
+
+
 def timing_bin(start_offset_ns: np.ndarray, end_offset_ns: np.ndarray, config) -> np.ndarray:
     """0..5: the chain began long before the episode, at its onset or later (× 3), and ended
     before the episode did or outlived it (× 2). A cause tends to start at the onset and to
@@ -373,6 +389,7 @@ def causal_posterior(
     chance: tuple[pd.DataFrame, float],
     companions: np.ndarray,
     config: AttributionConfig,
+    scores: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per candidate pair, the probability that the alert is a cause rather than a coincidence.
 
@@ -404,7 +421,21 @@ def causal_posterior(
     by_time = _share(seen_t, expected_t, 0.0).to_numpy()[seen_bin]
     overall = _share(pd.Series([len(candidates)]), pd.Series([len(null) * scale]), 0.0).iloc[0]
     logit = _logit(by_key) + _logit(by_time) - _logit(np.full(len(by_key), overall))
+    if scores is not None:
+        by_score = _bin_share(scores, candidates, null, scale)
+        logit = logit + _logit(by_score) - _logit(np.full(len(by_key), overall))
     return 1.0 / (1.0 + np.exp(-logit))
+
+
+def _bin_share(
+    bins: np.ndarray, seen: pd.DataFrame, null: pd.DataFrame, scale: float
+) -> np.ndarray:
+    """Per pair of `seen`, the share of seen pairs beyond chance in its alert's bin."""
+    seen_bin, null_bin = (bins[p["alert"].to_numpy()] for p in (seen, null))
+    every = np.arange(int(bins.max(initial=0)) + 1)
+    seen_n = pd.Series(seen_bin).value_counts().reindex(every, fill_value=0).astype(float)
+    expected = pd.Series(null_bin).value_counts().reindex(every, fill_value=0) * scale
+    return _share(seen_n, expected, 0.0).to_numpy()[seen_bin]
 
 
 def _chains_per(chains: pd.DataFrame, pairs: pd.DataFrame, by: str) -> pd.Series:
@@ -445,8 +476,11 @@ def _credit(
     anchors = candidates[posterior >= need]
     best = np.zeros(n)
     np.maximum.at(best, candidates["alert"].to_numpy(), posterior)
-    shared = _same_failure(alerts, chains, anchors, episodes, stages, journey_map, config)
-    shared = shared[best[shared["alert"].to_numpy()] >= config.min_shared_posterior]
+    if config.share_credit == "failure":
+        shared = failure_members(alerts, chains, anchors, episodes, journey_map, config)
+    else:
+        shared = _same_failure(alerts, chains, anchors, episodes, stages, journey_map, config)
+        shared = shared[best[shared["alert"].to_numpy()] >= config.min_shared_posterior]
     credited = pd.concat([anchors[["alert", "episode"]], shared], ignore_index=True)
     credited = credited.drop_duplicates(["alert", "episode"])
     value = episodes["lost_value"].to_numpy() if len(episodes) else np.zeros(0)
@@ -510,6 +544,129 @@ def _same_failure(
     onset = ep_start[pairs["episode"].to_numpy()]
     with_it = (began >= onset - lead) & (began <= onset + int(config.onset_min * MINUTE_NS))
     return pairs[with_it].astype(np.int64)
+
+
+def failure_members(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    anchors: pd.DataFrame,
+    episodes: pd.DataFrame,
+    journey_map: JourneyMap,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """(alert, episode) pairs for the other alerts of each credited failure: alerts that fired
+    during an episode credited to at least `min_failure_chains` distinct chains (from `lead_min`
+    before it to `late_grace_min` after it) on a cause's service or on a service that calls it
+    within `member_hops` calls, whose rule on its service fires in failures beyond chance.
+
+    A failure trips its own rules and its callers' while it lasts — a slow burn long after its
+    onset — and noise fires there too. Chance is measured as for the causes: the same failures
+    moved whole days both ways; a rule on a service is a member where the share of its chains
+    beyond chance reaches `min_member_share` (sparse ones borrow their rule's share), its
+    anomaly_score quarter weighed in as for causes (`score_evidence`). One chain alone does not
+    make a failure: a coincidence that cleared the bar shares nothing."""
+    chain = chains["chain"].to_numpy()[anchors["alert"].to_numpy()]
+    backing = pd.Series(chain).groupby(anchors["episode"].to_numpy()).transform("nunique")
+    anchors = anchors[backing.to_numpy() >= config.min_failure_chains]
+    spans = _failure_spans(alerts, anchors, episodes, journey_map, config)
+    index = ActiveAlerts(alerts["service"].astype(str).to_numpy(dtype=object), alerts, chains)
+    fired = to_ns(alerts["fired_at"])
+    members = _alerts_in(spans, index, fired)
+    if len(members) == 0:
+        return members[["alert", "episode"]]
+    first, last = fired.min(), fired.max()
+    moved, periods = [], 0.0
+    for days in config.null_shift_days:
+        for sign in (-1, 1):
+            shift = sign * days * 1440 * MINUTE_NS
+            inside = (spans["lo"] + shift >= first) & (spans["hi"] + shift <= last)
+            if inside.any():
+                periods += inside.mean()
+                part = spans[inside].assign(lo=spans["lo"] + shift, hi=spans["hi"] + shift)
+                moved.append(_alerts_in(part, index, fired).assign(period=len(moved)))
+    null = pd.concat(moved, ignore_index=True) if moved else members.iloc[:0].assign(period=0)
+    share = _key_share(chains, members, null, periods, config.prior_chains)
+    key = chains["key"].to_numpy()[members["alert"].to_numpy()]
+    member = share.reindex(key, fill_value=0.0).to_numpy()
+    if config.score_evidence:  # the same two views as for causes, on the odds scale
+        scale = 1.0 / periods if periods > 0 else 0.0
+        by_score = _bin_share(score_bins(alerts), members, null, scale)
+        overall = _share(pd.Series([len(members)]), pd.Series([len(null) * scale]), 0.0).iloc[0]
+        logit = _logit(member) + _logit(by_score) - _logit(np.full(len(member), overall))
+        member = 1.0 / (1.0 + np.exp(-logit))
+    kept = member >= config.min_member_share
+    return members.loc[kept, ["alert", "episode"]].reset_index(drop=True)
+
+
+def _failure_spans(alerts, anchors, episodes, journey_map, config) -> pd.DataFrame:
+    """Per anchored episode and service to search: episode, service, lo, hi (ns)."""
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    pairs = pd.DataFrame(
+        {"episode": anchors["episode"].to_numpy(), "service": services[anchors["alert"]]}
+    ).drop_duplicates()
+    callers = _callers_within(journey_map, config.member_hops)
+    near = pd.DataFrame(
+        [(s, c) for s in pairs["service"].unique() for c in (s, *callers.get(s, ()))],
+        columns=["service", "member"],
+    )
+    spans = pairs.merge(near, on="service")[["episode", "member"]].drop_duplicates()
+    e = spans["episode"].to_numpy()
+    lead, grace = int(config.lead_min * MINUTE_NS), int(config.late_grace_min * MINUTE_NS)
+    return pd.DataFrame(
+        {
+            "episode": e,
+            "service": spans["member"].to_numpy(),
+            "lo": to_ns(episodes["start"])[e] - lead,
+            "hi": to_ns(episodes["end"])[e] + grace,
+        }
+    )
+
+
+def _alerts_in(spans: pd.DataFrame, index: ActiveAlerts, fired: np.ndarray) -> pd.DataFrame:
+    """(alert, episode): alerts of each span's service fired inside it."""
+    found, of = [], []
+    for e, service, lo, hi in spans[["episode", "service", "lo", "hi"]].itertuples(index=False):
+        hit = index.active(service, lo, hi)
+        hit = hit[fired[hit] >= lo]
+        found.append(hit)
+        of.append(np.full(len(hit), e))
+    if not found:
+        return pd.DataFrame(
+            {"alert": pd.Series(dtype=np.int64), "episode": pd.Series(dtype=np.int64)}
+        )
+    return pd.DataFrame({"alert": np.concatenate(found), "episode": np.concatenate(of)}).astype(
+        np.int64
+    )
+
+
+def _key_share(chains, seen_pairs, null_pairs, periods: float, prior: float) -> pd.Series:
+    """Per key (rule on service) seen among `seen_pairs`: the share of its chains beyond what
+    `null_pairs` (moved copies, over `periods`) meet by chance; sparse keys borrow their rule's."""
+    scale = 1.0 / periods if periods > 0 else 0.0
+    rule_of_key = pd.Series(chains["rule"].to_numpy()).groupby(chains["key"].to_numpy()).first()
+    seen = _chains_per(chains, seen_pairs, "key")
+    expected = _chains_per(chains, null_pairs, "key").reindex(seen.index, fill_value=0.0) * scale
+    rule = rule_of_key.reindex(seen.index).to_numpy()
+    rule_share = _share(
+        seen.groupby(rule).transform("sum"), expected.groupby(rule).transform("sum"), prior
+    )
+    return ((seen - expected) + prior * rule_share).clip(lower=0) / (seen + prior)
+
+
+def _callers_within(journey_map: JourneyMap, hops: int) -> dict[str, set[str]]:
+    """Each service's callers in the map's `dependencies`, up to `hops` calls away."""
+    direct: dict[str, set[str]] = {}
+    for caller, callees in journey_map.dependencies.items():
+        for callee in callees:
+            direct.setdefault(callee, set()).add(caller)
+    out = {}
+    for service in direct:
+        found, frontier = set(), {service}
+        for _ in range(hops):
+            frontier = {c for s in frontier for c in direct.get(s, ())} - found - {service}
+            found |= frontier
+        out[service] = found
+    return out
 
 
 def attributed_labels(

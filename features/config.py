@@ -148,15 +148,44 @@ class AttributionConfig(_Config):
     prior_chains: float = Field(
         2.0, ge=0, description="Pseudo-chains pulling a sparse rule-on-service to its rule's share."
     )
+    score_evidence: bool = Field(
+        True,
+        description="Weigh an alert's anomaly_score as evidence too: the share of candidates "
+        "beyond chance in its quarter of [0, 1] (alerts without one form their own group).",
+    )
     min_posterior: float = Field(
         0.5, ge=0, le=1, description="Probability of being a cause needed for credit."
     )
-    share_credit: Literal["none", "service", "callers", "neighbours"] = Field(
-        "service",
-        description="Credit also the alerts that began with a cause's degradation on the cause's "
-        "service (service), on it and the services that call it, directly or not (callers: a "
-        "failure travels up the call graph), or on it and its direct callers and callees "
-        "(neighbours).",
+    share_credit: Literal["none", "service", "callers", "neighbours", "failure"] = Field(
+        "failure",
+        description="Credit also the other alerts of a cause's failure: those fired while it "
+        "lasted on the cause's service and its callers whose rule fires in failures beyond chance "
+        "(failure: see `failure_members`); or those that began with its onset on the cause's "
+        "service (service), on it and the services that call it, directly or not (callers), or "
+        "on it and its direct callers and callees (neighbours).",
+    )
+    min_failure_chains: int = Field(
+        2,
+        ge=1,
+        description="failure: distinct chains among an episode's causes before it shares credit.",
+    )
+    member_hops: int = Field(
+        0,
+        ge=0,
+        description="failure: callers this many calls away share the failure's credit too (0: "
+        "the cause's service only; 2 lifts recall on the worlds but the sample's model meets its "
+        "labels at 0.86 of their own ordering, under the 0.9 the training test asks).",
+    )
+    late_grace_min: float = Field(
+        10.0,
+        ge=0,
+        description="failure: alerts fired this long after the episode ended still count.",
+    )
+    min_member_share: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="failure: share of a rule-on-service's chains in failures beyond chance needed.",
     )
     min_shared_posterior: float = Field(
         0.0,

@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 from tiny import MAP, STEP, T0, alerts, outcomes
 
-from features.attribution import alert_chains, attribute_impact, attributed_labels, causal_posterior
+from features.attribution import (
+    alert_chains,
+    attribute_impact,
+    attributed_labels,
+    causal_posterior,
+    failure_members,
+    score_bins,
+)
 from features.baselines import fit_baselines
 from features.config import AttributionConfig, LabelConfig
 from features.journey_state import build_journey_state
@@ -178,11 +185,11 @@ def _db_failure_with_callers() -> pd.DataFrame:
 
 def test_with_callers_a_caller_that_alerts_with_the_failure_shares_its_credit(history):
     frame = _db_failure_with_callers()
-    credit = _credit(frame, history, share_credit="callers")
+    credit = _credit(frame, history, share_credit="callers", score_evidence=False)
     assert (credit.loc[[f"db-{i}" for i in range(len(OUTAGES))], "label"] == 1).all()
     assert credit.loc["cart-with-it", "label"] == 1  # the failure travelled up to its caller
     assert credit.loc["cart-later", "label"] == 0  # began long after the onset: not the failure
-    alone = _credit(frame, history)  # the default shares on the cause's own service only
+    alone = _credit(frame, history, share_credit="service")  # on the cause's own service only
     assert alone.loc["cart-with-it", "label"] == 0
 
 
@@ -204,3 +211,123 @@ def test_a_chain_that_meets_every_moved_copy_of_the_episodes_is_chance():
     )
     assert posterior[0] < 0.05
     assert posterior[1] > 0.5
+
+
+def test_an_anomaly_score_is_read_by_quarter_and_a_missing_one_is_its_own_group():
+    frame = alerts(("a", 0, "pay-svc"), ("b", 1, "pay-svc"), ("c", 2, "pay-svc"), ("d", 3, "db"))
+    frame["anomaly_score"] = [np.nan, 0.1, 0.8, 1.0]
+    assert score_bins(frame).tolist() == [0, 1, 4, 4]
+
+
+def test_a_confident_detector_alert_is_a_likelier_cause_than_a_doubtful_one():
+    """Same rule, same timing: chance meets only low-score alerts, so the high-score one is
+    beyond chance and the low-score one is not."""
+    chains = pd.DataFrame(
+        {"chain": [0, 1], "chain_start": [0, 0], "chain_end": [1, 1], "key": [0, 0], "rule": [0, 0]}
+    )
+    pair = {"linked": True, "timing": 3}
+    candidates = pd.DataFrame(
+        [{"alert": 0, "episode": 0, **pair}, {"alert": 1, "episode": 0, **pair}]
+    )
+    moved = pd.DataFrame([{"alert": 1, "episode": 0, "period": p, **pair} for p in range(4)])
+    scores = np.array([4, 1])  # alert 0 in the top quarter, alert 1 in the bottom one
+    posterior = causal_posterior(
+        chains, candidates, (moved, 8.0), np.zeros(2, np.int64), AttributionConfig(), scores
+    )
+    assert posterior[0] > posterior[1]
+
+
+def _one_failure(*rows) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Alerts, their chains and one episode of pay-svc (minutes 6000-6060 of a week)."""
+    frame = alerts(("first", 0, "db", "Heartbeat", 1), *rows, ("last", 7 * 1440, "db", "Beat", 1))
+    frame = frame.sort_values("fired_at", ignore_index=True)
+    episode = pd.DataFrame(
+        {
+            "service": ["pay-svc"],
+            "stage_code": [-1],
+            "region": [None],
+            "start": [T0 + pd.Timedelta(minutes=6000)],
+            "end": [T0 + pd.Timedelta(minutes=6060)],
+            "lost_value": [100.0],
+            "episode_id": ["deg-00001"],
+        }
+    )
+    return frame, alert_chains(frame, AttributionConfig()), episode
+
+
+# one failure in a week: a rule seen in it once is sparse, and its share beyond chance (pulled to
+# its rule's by `prior_chains`) is 0.55 — these tests ask about windows and hops, not that bar
+MEMBER = {"share_credit": "failure", "min_member_share": 0.5}
+
+
+def _anchors(frame: pd.DataFrame, *ids: str) -> pd.DataFrame:
+    rows = frame.index[frame["alert_id"].isin(ids)]
+    return pd.DataFrame({"alert": rows, "episode": 0, "linked": True, "timing": 3})
+
+
+def test_a_failure_shares_credit_with_its_service_alerts_while_it_lasts():
+    """Two rules credited at the onset make a failure; PaySlow, firing 40 min in (long after the
+    onset, as a slow burn's rules do), shares its credit; one fired an hour after the end does not."""
+    frame, chains, episode = _one_failure(
+        ("down", 6001, "pay-svc", "PayDown", 60),
+        ("errors", 6002, "pay-svc", "PayErrors", 60),
+        ("slow", 6040, "pay-svc", "PaySlow", 20),
+        ("after", 6130, "pay-svc", "PayLate", 20),
+    )
+    config = AttributionConfig(**MEMBER)
+    members = failure_members(
+        frame, chains, _anchors(frame, "down", "errors"), episode, MAP, config
+    )
+    credited = set(frame.loc[members["alert"], "alert_id"])
+    assert "slow" in credited and "after" not in credited
+
+
+def test_one_chain_alone_makes_no_failure_to_share():
+    frame, chains, episode = _one_failure(
+        ("down", 6001, "pay-svc", "PayDown", 60), ("slow", 6040, "pay-svc", "PaySlow", 20)
+    )
+    config = AttributionConfig(**MEMBER)
+    members = failure_members(frame, chains, _anchors(frame, "down"), episode, MAP, config)
+    assert len(members) == 0
+
+
+def test_a_rule_that_fires_all_week_shares_no_failure_it_lands_in():
+    """PayGc fires every 47 minutes, once inside the failure: the failure's moved copies meet
+    it as often, so it is chance."""
+    gc = [(f"gc-{k}", 11 + 47 * k, "pay-svc", "PayGc", 5) for k in range(7 * 1440 // 47)]
+    frame, chains, episode = _one_failure(
+        ("down", 6001, "pay-svc", "PayDown", 60),
+        ("errors", 6002, "pay-svc", "PayErrors", 60),
+        *gc,
+    )
+    inside = frame[
+        (frame["alert_name"] == "PayGc")
+        & frame["fired_at"].between(
+            T0 + pd.Timedelta(minutes=5985), T0 + pd.Timedelta(minutes=6070)
+        )
+    ]
+    assert len(inside) > 0
+    config = AttributionConfig(**MEMBER)
+    members = failure_members(
+        frame, chains, _anchors(frame, "down", "errors"), episode, MAP, config
+    )
+    assert not set(frame.loc[members["alert"], "alert_id"]) & set(inside["alert_id"])
+
+
+def test_with_member_hops_a_caller_that_alerts_during_the_failure_shares_it():
+    frame, chains, episode = _one_failure(
+        ("db-down", 6001, "db", "DbDown", 60),
+        ("db-slow", 6002, "db", "DbSlow", 60),
+        ("pay-errors", 6030, "pay-svc", "PayErrors", 20),
+    )
+    anchors = _anchors(frame, "db-down", "db-slow")
+    own = AttributionConfig(**MEMBER)
+    callers = AttributionConfig(**MEMBER, member_hops=1)
+    assert "pay-errors" not in set(
+        frame.loc[failure_members(frame, chains, anchors, episode, MAP, own)["alert"], "alert_id"]
+    )
+    assert "pay-errors" in set(
+        frame.loc[
+            failure_members(frame, chains, anchors, episode, MAP, callers)["alert"], "alert_id"
+        ]
+    )
