@@ -230,7 +230,7 @@ class IncidentConfig(_Config):
         "since its first alert); later, only re-fires of its rules join.",
     )
     join_gap_min: float = Field(
-        4.0,
+        20.0,
         ge=0,
         description="... and only this soon after its latest new symptom (a burst, not a trickle).",
     )
@@ -251,10 +251,11 @@ class IncidentConfig(_Config):
         "re-fires join the incident while it is open.",
     )
     related_min: float = Field(
-        10.0,
+        0.0,
         ge=0,
-        description="Through a shared stage or callee, or from a service the map lacks, an alert "
-        "joins an incident only this young.",
+        description="Through a shared callee (a sibling), an alert joins an incident only this "
+        "young (0: never; bystanders of a degraded stage alert by coincidence, and a failing "
+        "callee's own alerts link its callers anyway).",
     )
     symptom_signals: tuple[str, ...] = Field(
         ("errors", "latency", "availability", "anomaly"),
@@ -262,10 +263,18 @@ class IncidentConfig(_Config):
         "join only on or below the incident's root.",
     )
     min_anomaly_score: float = Field(
-        0.5,
+        0.3,
         ge=0,
         le=1,
         description="A detector's alert less confident than this joins only as a re-fire or by key.",
+    )
+    noisy_rule_per_day: float = Field(
+        4.0,
+        ge=0,
+        description="A rule (service and alert_name) that has fired more often than this per day "
+        "so far (counted over at least a day) is noisy: its alert joins an incident only by an "
+        "upstream group key, and an incident of noisy alerts alone draws others only by key "
+        "(0: off).",
     )
     same_region: bool = Field(
         True, description="Alerts from different regions never join one incident."
