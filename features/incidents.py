@@ -163,7 +163,7 @@ class _Open:
         self.root = ""
         self.reason = ""
         self.seq = 0  # place among live incidents (oldest first), set when it goes live
-        self.informative = 0  # its alerts from rules that seldom fire on their own
+        self.informative = 0  # its telling alerts: symptoms from rules that seldom fire alone
 
     def as_state(self) -> dict:
         return {
@@ -433,7 +433,7 @@ class IncidentGrouper:
             self._incidents[record.incident_id] = record
             self._index(record)
         self._join(record, alert_id, evidence, now)
-        record.informative += not noisy
+        record.informative += not noisy and self._a_failure_sign(evidence)
         self._start_firing(record, alert_id, fired, resolved)
         if len(self._live) >= self._sweep_at:
             self._sweep(now)
@@ -456,9 +456,10 @@ class IncidentGrouper:
         """The live incident with the strongest evidence: a shared upstream group key, then a
         re-fire of one of its rules, then the call graph (or a probe of a stage it puts at risk)
         while it is young, then a shared callee while it is younger still. A noisy rule's alert
-        joins only by key, and only by key does anything join an incident of noisy alerts alone
-        (a rule that fires that often on its own says little about a failure); among equals,
-        the incident with more telling alerts (the established failure) wins."""
+        joins only by key, and only by key does anything join an incident without a telling
+        alert (a symptom from a rule that is not noisy: a rule that fires that often on its own,
+        or a strained resource alone, says little about a failure); among equals, the incident
+        with more telling alerts (the established failure) wins."""
         strength: dict[str, int] = {}
         for key in evidence.keys:
             if key in self._by_key:
@@ -508,6 +509,11 @@ class IncidentGrouper:
                 best.confirmed = best.burst >= self.config.confirm_symptoms
             best.grown = now
         return best
+
+    def _a_failure_sign(self, evidence: _AlertEvidence) -> bool:
+        """Errors, latency, unavailability or an anomaly: what users would see. A strained
+        resource (saturation, other) alone is no failure yet."""
+        return evidence.signal is None or evidence.signal in self.config.symptom_signals
 
     def _a_symptom(self, record: _Open, evidence: _AlertEvidence, level: int) -> bool:
         """Upstream of a failure, and beside it, it shows as errors, latency, unavailability or

@@ -369,3 +369,10 @@ def test_among_equal_candidates_the_established_incident_wins():
         ("c1", 4, "db"),  # below both
     )
     assert group_incidents(rows, MAP)["incident_id"].tolist()[-1] == "inc-a1"
+
+
+def test_a_strained_resource_alone_draws_no_symptoms_but_joins_a_failure_below_it():
+    alone = alerts(("a1", 0, "db"), ("a2", 1, "pay"), signal={"a1": "saturation"})
+    assert group_incidents(alone, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    after = alerts(("a1", 0, "pay"), ("a2", 1, "db"), signal={"a2": "saturation"})
+    assert group_incidents(after, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
