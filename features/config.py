@@ -257,6 +257,13 @@ class IncidentConfig(_Config):
         "young (0: never; bystanders of a degraded stage alert by coincidence, and a failing "
         "callee's own alerts link its callers anyway).",
     )
+    probe_join_min: float = Field(
+        60.0,
+        ge=0,
+        description="A synthetic check (see stage_labels) joins an incident only this young "
+        "(minutes since its first alert): it names a stage, not a cause, and a stage that fails "
+        "an hour into an incident is more often a new failure of its own.",
+    )
     symptom_signals: tuple[str, ...] = Field(
         ("errors", "latency", "availability", "anomaly"),
         description="Signals by which a failure shows on its callers and beside it; other signals "

@@ -246,6 +246,7 @@ class IncidentGrouper:
         self._change_window = int(self.config.change_window_min * NS_PER_MIN)
         self._join_window = int(self.config.join_min * NS_PER_MIN)
         self._related_window = int(self.config.related_min * NS_PER_MIN)
+        self._probe_window = int(self.config.probe_join_min * NS_PER_MIN)
         self._join_gap = int(self.config.join_gap_min * NS_PER_MIN)
         self._confirmed_gap = int(self.config.confirmed_gap_min * NS_PER_MIN)
         self._clock = -(2**62)
@@ -454,8 +455,8 @@ class IncidentGrouper:
 
     def _best_candidate(self, evidence: _AlertEvidence, now: int, noisy: bool) -> _Open | None:
         """The live incident with the strongest evidence: a shared upstream group key, then a
-        re-fire of one of its rules, then the call graph (or a probe of a stage it puts at risk)
-        while it is young, then a shared callee while it is younger still. A noisy rule's alert
+        re-fire of one of its rules, then the call graph while it is young (a probe of a stage it
+        puts at risk while younger), then a shared callee while it is younger still. A noisy rule's alert
         joins only by key, and only by key does anything join an incident without a telling
         alert (a symptom from a rule that is not noisy: a rule that fires that often on its own,
         or a strained resource alone, says little about a failure); among equals, the incident
@@ -492,6 +493,12 @@ class IncidentGrouper:
                     continue
                 if not self._compatible(record, evidence):
                     continue
+                if (
+                    level == _BY_GRAPH
+                    and evidence.probes
+                    and now - record.started > self._probe_window
+                ):
+                    continue  # a check names a stage, not a cause: late, a new failure of it
             shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
             rank = (
                 level,

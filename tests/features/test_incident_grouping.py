@@ -376,3 +376,15 @@ def test_a_strained_resource_alone_draws_no_symptoms_but_joins_a_failure_below_i
     assert group_incidents(alone, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
     after = alerts(("a1", 0, "pay"), ("a2", 1, "db"), signal={"a2": "saturation"})
     assert group_incidents(after, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
+
+
+def test_a_stage_probe_joins_only_a_young_incident():
+    probe = {"p": {"check": "buy/pay"}}
+    young = alerts(("a1", 0, "pay"), ("a2", 15, "pay"), ("p", 40, "batch"), labels=probe)
+    assert group_incidents(young, MAP)["incident_id"].tolist() == ["inc-a1"] * 3
+    late = alerts(
+        ("a1", 0, "pay"), ("a2", 15, "pay"), ("a3", 40, "pay"), ("p", 65, "batch"), labels=probe
+    )
+    assert group_incidents(late, MAP)["incident_id"].tolist() == ["inc-a1"] * 3 + ["inc-p"]
+    longer = IncidentConfig(probe_join_min=240)
+    assert group_incidents(late, MAP, longer)["incident_id"].tolist() == ["inc-a1"] * 4
