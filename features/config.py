@@ -280,8 +280,8 @@ class IncidentConfig(_Config):
         ge=0,
         description="A rule (service and alert_name) that has fired more often than this per day "
         "so far (counted over at least a day) is noisy: its alert joins an incident only by an "
-        "upstream group key, and an incident with no symptom from a rule that is not noisy draws "
-        "others only by key (0: off).",
+        "upstream group key or when its service is already in a confirmed one, and an incident "
+        "with no symptom from a rule that is not noisy draws others only by key (0: off).",
     )
     same_region: bool = Field(
         True, description="Alerts from different regions never join one incident."

@@ -456,11 +456,13 @@ class IncidentGrouper:
     def _best_candidate(self, evidence: _AlertEvidence, now: int, noisy: bool) -> _Open | None:
         """The live incident with the strongest evidence: a shared upstream group key, then a
         re-fire of one of its rules, then the call graph while it is young (a probe of a stage it
-        puts at risk while younger), then a shared callee while it is younger still. A noisy rule's alert
-        joins only by key, and only by key does anything join an incident without a telling
-        alert (a symptom from a rule that is not noisy: a rule that fires that often on its own,
-        or a strained resource alone, says little about a failure); among equals, the incident
-        with more telling alerts (the established failure) wins."""
+        puts at risk while younger), then a shared callee while it is younger still.
+
+        A noisy rule's alert joins only by key or a confirmed incident its service is already
+        in, and only by key does anything join an incident without a telling alert (a symptom
+        from a rule that is not noisy): a rule that fires that often on its own, or a strained
+        resource alone, says little about a failure. Among equals, the incident with more
+        telling alerts (the established failure) wins."""
         strength: dict[str, int] = {}
         for key in evidence.keys:
             if key in self._by_key:
@@ -483,8 +485,10 @@ class IncidentGrouper:
             if best_rank is not None and level < best_rank[0]:
                 continue
             if level < _BY_KEY:
-                if noisy or not record.informative:
+                if not record.informative:
                     continue
+                if noisy and not (record.confirmed and evidence.service in record.services):
+                    continue  # noise, unless on a service already failing in a confirmed incident
                 if evidence.rule in record.rules and not record.confirmed:
                     continue  # a flap of its only symptoms is no second symptom
                 if level <= _BY_GRAPH and not (

@@ -335,6 +335,17 @@ def test_a_noisy_rules_alert_stands_alone_and_draws_nothing():
     assert off["incident_id"].tolist()[-3:] == ["inc-x1"] * 3
 
 
+def test_a_noisy_rules_alert_joins_a_confirmed_incident_its_service_is_in():
+    at = 2 * 1440 + 30
+    later = alerts(
+        ("x1", at, "pay"), ("x2", at + 1, "db"), ("x3", at + 2, "db"), alert_name={"x3": "Flap"}
+    )
+    rows = pd.concat([flapping_history(), later], ignore_index=True)
+    assert group_incidents(rows, MAP)["incident_id"].tolist()[-3:] == ["inc-x1"] * 3
+    lone = rows[rows["alert_id"] != "x2"]  # pay's incident unconfirmed, db not in it
+    assert group_incidents(lone, MAP)["incident_id"].tolist()[-2:] == ["inc-x1", "inc-x3"]
+
+
 def test_a_rules_rate_counts_over_at_least_a_day():
     early = alerts(("x1", 90, "db"), ("x2", 91, "pay"), alert_name={"x1": "Flap"})
     four_in_an_hour = flapping_history(days=1 / 24, every_min=15)  # 4 a day, not 96
