@@ -259,7 +259,7 @@ class IncidentConfig(_Config):
         "since its first alert); later, only re-fires of its rules join.",
     )
     join_gap_min: float = Field(
-        4.0,
+        20.0,
         ge=0,
         description="... and only this soon after its latest new symptom (a burst, not a trickle).",
     )
@@ -280,10 +280,18 @@ class IncidentConfig(_Config):
         "re-fires join the incident while it is open.",
     )
     related_min: float = Field(
-        10.0,
+        0.0,
         ge=0,
-        description="Through a shared stage or callee, or from a service the map lacks, an alert "
-        "joins an incident only this young.",
+        description="Through a shared callee (a sibling), an alert joins an incident only this "
+        "young (0: never; bystanders of a degraded stage alert by coincidence, and a failing "
+        "callee's own alerts link its callers anyway).",
+    )
+    probe_join_min: float = Field(
+        60.0,
+        ge=0,
+        description="A synthetic check (see stage_labels) joins an incident only this young "
+        "(minutes since its first alert): it names a stage, not a cause, and a stage that fails "
+        "an hour into an incident is more often a new failure of its own.",
     )
     symptom_signals: tuple[str, ...] = Field(
         ("errors", "latency", "availability", "anomaly"),
@@ -291,10 +299,18 @@ class IncidentConfig(_Config):
         "join only on or below the incident's root.",
     )
     min_anomaly_score: float = Field(
-        0.5,
+        0.3,
         ge=0,
         le=1,
         description="A detector's alert less confident than this joins only as a re-fire or by key.",
+    )
+    noisy_rule_per_day: float = Field(
+        4.0,
+        ge=0,
+        description="A rule (service and alert_name) that has fired more often than this per day "
+        "so far (counted over at least a day) is noisy: its alert joins an incident only by an "
+        "upstream group key or when its service is already in a confirmed one, and an incident "
+        "with no symptom from a rule that is not noisy draws others only by key (0: off).",
     )
     same_region: bool = Field(
         True, description="Alerts from different regions never join one incident."

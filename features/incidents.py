@@ -26,6 +26,7 @@ from features.config import IncidentConfig
 from features.journey_map import JourneyMap, trace_dependencies
 
 NS_PER_MIN = 60 * 10**9
+NS_PER_DAY = 1440 * NS_PER_MIN
 INCIDENT_COLUMNS = (
     "incident_id",
     "incident_size",
@@ -34,7 +35,8 @@ INCIDENT_COLUMNS = (
     "incident_root_mapped",
     "incident_stages",
 )
-STATE_VERSION = 1
+STATE_VERSION = 2
+READABLE_STATE_VERSIONS = (1, 2)  # 1: before the rules' firing counts (they restart at restore)
 LABEL_CACHE_SIZE = 50_000  # distinct label texts remembered between batches
 # how strongly an alert is tied to an incident, strongest last
 _BY_RELATION, _BY_GRAPH, _BY_RULE, _BY_KEY = 1, 2, 3, 4
@@ -119,6 +121,7 @@ class _Open:
         "firing",
         "grown",
         "incident_id",
+        "informative",
         "keys",
         "labels",
         "last_alert",
@@ -160,6 +163,7 @@ class _Open:
         self.root = ""
         self.reason = ""
         self.seq = 0  # place among live incidents (oldest first), set when it goes live
+        self.informative = 0  # its telling alerts: symptoms from rules that seldom fire alone
 
     def as_state(self) -> dict:
         return {
@@ -183,6 +187,7 @@ class _Open:
             "closed_at": self.closed_at,
             "root": self.root,
             "reason": self.reason,
+            "informative": self.informative,
         }
 
     @classmethod
@@ -208,6 +213,7 @@ class _Open:
         record.closed_at = state["closed_at"]
         record.root = state["root"]
         record.reason = state["reason"]
+        record.informative = int(state.get("informative", len(record.alert_ids)))
         return record
 
 
@@ -215,7 +221,8 @@ class _AlertEvidence(NamedTuple):
     """What one alert brings to the join decision, parsed from its row once."""
 
     service: str
-    rule: str  # service and alert_name: the same rule firing again
+    rule: str  # service, alert_name and the series labels: the same alert series firing again
+    service_rule: str  # service and alert_name: the rule, whatever instance fires it
     anomaly: float | None  # a detector's confidence
     signal: str | None
     region: str | None
@@ -239,6 +246,7 @@ class IncidentGrouper:
         self._change_window = int(self.config.change_window_min * NS_PER_MIN)
         self._join_window = int(self.config.join_min * NS_PER_MIN)
         self._related_window = int(self.config.related_min * NS_PER_MIN)
+        self._probe_window = int(self.config.probe_join_min * NS_PER_MIN)
         self._join_gap = int(self.config.join_gap_min * NS_PER_MIN)
         self._confirmed_gap = int(self.config.confirmed_gap_min * NS_PER_MIN)
         self._clock = -(2**62)
@@ -259,6 +267,8 @@ class IncidentGrouper:
         self._sweep_at = 256
         self._label_cache: dict[str, tuple] = {}  # labels text -> what it brings, parsed once
         self._closed: deque[str] = deque()  # closed incidents kept, oldest first
+        self._fired: dict[str, int] = {}  # rule (service, alert_name) -> its firings so far
+        self._first_seen = -1  # when the grouper saw its first alert: the rates' start
 
     # ------------------------------------------------------------------ public
 
@@ -359,8 +369,8 @@ class IncidentGrouper:
         return self._incident_of.get(alert_id)
 
     def to_state(self) -> dict:
-        """The grouper as JSON-able data: live incidents, the latest closed ones, firing alerts
-        and the changes still recent enough to matter."""
+        """The grouper as JSON-able data: live incidents, the latest closed ones, firing alerts,
+        the changes still recent enough to matter and how often each rule has fired."""
         kept = [self._incidents[incident_id] for incident_id in self._closed]
         since = self._clock - self._change_window
         return {
@@ -375,13 +385,15 @@ class IncidentGrouper:
                 for when, change_id in rows
                 if when >= since
             ],
+            "fired": self._fired,
+            "first_seen": self._first_seen,
         }
 
     @classmethod
     def from_state(
         cls, journey_map: JourneyMap, config: IncidentConfig | None, state: dict
     ) -> IncidentGrouper:
-        if state.get("version") != STATE_VERSION:
+        if state.get("version") not in READABLE_STATE_VERSIONS:
             raise ValueError(
                 f"incident state: expected version {STATE_VERSION}, got {state.get('version')!r}"
             )
@@ -400,6 +412,8 @@ class IncidentGrouper:
         grouper._heap = [(end, alert_id) for alert_id, end in grouper._ends.items()]
         heapq.heapify(grouper._heap)
         grouper._pending = {k: int(v) for k, v in state["pending"].items()}
+        grouper._fired = {k: int(v) for k, v in state.get("fired", {}).items()}
+        grouper._first_seen = int(state.get("first_seen", grouper._clock))
         for service, when, change_id in state["changes"]:
             grouper._change_ids.add(change_id)
             insort(grouper._changes.setdefault(service, []), (int(when), change_id))
@@ -417,21 +431,42 @@ class IncidentGrouper:
         now = max(fired, self._clock)
         self._clock = now
         self._apply_resolutions(now)
-        record = self._best_candidate(evidence, now)
+        noisy = self._noisy(evidence.service_rule, now)
+        record = self._best_candidate(evidence, now, noisy)
         if record is None:
             record = _Open("inc-" + alert_id, now)
             self._incidents[record.incident_id] = record
             self._index(record)
         self._join(record, alert_id, evidence, now)
+        record.informative += not noisy and self._a_failure_sign(evidence)
         self._start_firing(record, alert_id, fired, resolved)
         if len(self._live) >= self._sweep_at:
             self._sweep(now)
         return self._answer(record, len(record.alert_ids))
 
-    def _best_candidate(self, evidence: _AlertEvidence, now: int) -> _Open | None:
+    def _noisy(self, service_rule: str, now: int) -> bool:
+        """Whether the alert's rule has fired more than `noisy_rule_per_day` so far (counted over
+        at least a day, so the first firings are never noisy); counts this firing."""
+        if self._first_seen < 0:
+            self._first_seen = now
+        count = self._fired.get(service_rule, 0)
+        self._fired[service_rule] = count + 1
+        limit = self.config.noisy_rule_per_day
+        if not limit:
+            return False
+        days = max(now - self._first_seen, NS_PER_DAY) / NS_PER_DAY
+        return count / days > limit
+
+    def _best_candidate(self, evidence: _AlertEvidence, now: int, noisy: bool) -> _Open | None:
         """The live incident with the strongest evidence: a shared upstream group key, then a
-        re-fire of one of its rules, then the call graph while it is young, then a shared stage
-        or callee (or a service the map lacks) while it is younger still."""
+        re-fire of one of its rules, then the call graph while it is young (a probe of a stage it
+        puts at risk while younger), then a shared callee while it is younger still.
+
+        A noisy rule's alert joins only by key or a confirmed incident its service is already
+        in, and only by key does anything join an incident without a telling alert (a symptom
+        from a rule that is not noisy): a rule that fires that often on its own, or a strained
+        resource alone, says little about a failure. Among equals, the incident with more
+        telling alerts (the established failure) wins."""
         strength: dict[str, int] = {}
         for key in evidence.keys:
             if key in self._by_key:
@@ -454,6 +489,10 @@ class IncidentGrouper:
             if best_rank is not None and level < best_rank[0]:
                 continue
             if level < _BY_KEY:
+                if not record.informative:
+                    continue
+                if noisy and not (record.confirmed and evidence.service in record.services):
+                    continue  # noise, unless on a service already failing in a confirmed incident
                 if evidence.rule in record.rules and not record.confirmed:
                     continue  # a flap of its only symptoms is no second symptom
                 if level <= _BY_GRAPH and not (
@@ -462,8 +501,21 @@ class IncidentGrouper:
                     continue
                 if not self._compatible(record, evidence):
                     continue
+                if (
+                    level == _BY_GRAPH
+                    and evidence.probes
+                    and now - record.started > self._probe_window
+                ):
+                    continue  # a check names a stage, not a cause: late, a new failure of it
             shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
-            rank = (level, shared, record.last_alert, -record.started, record.incident_id)
+            rank = (
+                level,
+                shared,
+                record.informative,
+                record.last_alert,
+                -record.started,
+                record.incident_id,
+            )
             if best_rank is None or rank > best_rank:
                 best, best_rank = record, rank
         if best is not None and best_rank[0] <= _BY_GRAPH:
@@ -472,6 +524,11 @@ class IncidentGrouper:
                 best.confirmed = best.burst >= self.config.confirm_symptoms
             best.grown = now
         return best
+
+    def _a_failure_sign(self, evidence: _AlertEvidence) -> bool:
+        """Errors, latency, unavailability or an anomaly: what users would see. A strained
+        resource (saturation, other) alone is no failure yet."""
+        return evidence.signal is None or evidence.signal in self.config.symptom_signals
 
     def _a_symptom(self, record: _Open, evidence: _AlertEvidence, level: int) -> bool:
         """Upstream of a failure, and beside it, it shows as errors, latency, unavailability or
@@ -495,6 +552,8 @@ class IncidentGrouper:
 
     def _add_related(self, strength: dict[str, int], evidence: _AlertEvidence, now: int) -> None:
         """Young incidents whose services call what the alert's service calls (siblings)."""
+        if not self._related_window:
+            return
         since, live, by_cone = now - self._related_window, self._live, self._by_cone
         found: set[str] = set()
         for service in self._topology.cone(evidence.service):
@@ -728,6 +787,7 @@ class IncidentGrouper:
             _AlertEvidence(
                 service,
                 f"{service}\x1f{name}\x1f{series}",
+                f"{service}\x1f{name}",
                 None if score != score else score,  # NaN: no detector's confidence
                 signal,
                 None if r is None else str(r),

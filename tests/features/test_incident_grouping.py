@@ -135,7 +135,7 @@ def test_a_resolution_counts_only_from_its_time():
 
 
 def test_a_lone_alert_takes_new_symptoms_only_in_its_burst():
-    rows = alerts(("a1", 0, "db"), ("a2", 10, "pay"))
+    rows = alerts(("a1", 0, "db"), ("a2", 25, "pay"))  # beyond join_gap_min (20)
     assert group_incidents(rows, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
     burst = alerts(("a1", 0, "db"), ("a2", 2, "pay"), ("a3", 20, "web"))
     assert group_incidents(burst, MAP)["incident_id"].tolist() == ["inc-a1"] * 3
@@ -167,21 +167,24 @@ def test_an_unsure_detector_does_not_join():
     assert group_incidents(sure, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
 
 
-def test_siblings_and_a_stage_probe_join():
+def test_siblings_join_only_when_asked_a_stage_probe_joins():
     siblings = alerts(("a1", 0, "cart"), ("a2", 1, "pay"))  # both call db
-    assert group_incidents(siblings, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
+    assert group_incidents(siblings, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    asked = IncidentConfig(related_min=10)
+    assert group_incidents(siblings, MAP, asked)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
     probe = alerts(("a1", 0, "pay"), ("a2", 1, "batch"), labels={"a2": {"check": "buy/pay"}})
     assert group_incidents(probe, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
 
 
 def test_siblings_are_found_after_a_restore_and_not_once_closed():
-    first = IncidentGrouper(MAP)
+    asked = IncidentConfig(related_min=10)
+    first = IncidentGrouper(MAP, asked)
     first.assign(alerts(("a1", 0, "cart")))
-    restored = IncidentGrouper.from_state(MAP, None, json.loads(json.dumps(first.to_state())))
+    restored = IncidentGrouper.from_state(MAP, asked, json.loads(json.dumps(first.to_state())))
     joined = restored.assign(alerts(("a2", 1, "pay")))
     assert joined["incident_id"].tolist() == ["inc-a1"]
     closed = alerts(("a1", 0, "cart", "eu", 0.5), ("a2", 1, "pay"))  # a1 resolved: closed
-    assert group_incidents(closed, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    assert group_incidents(closed, MAP, asked)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
 
 
 def test_online_in_any_batching_equals_offline():
@@ -310,3 +313,89 @@ def test_forgetting_old_closed_incidents_changes_no_answer():
     assert kept.incident(first) is not None and forgetful.incident(first) is None
     closed = [i for i in forgetful.to_state()["incidents"] if i["closed_at"] is not None]
     assert len(closed) == 2
+
+
+def flapping_history(days: float = 2.0, every_min: int = 60) -> pd.DataFrame:
+    """db's "Flap" rule firing every `every_min` for `days` (24 a day by default), each for 5 min."""
+    minutes = range(0, int(days * 1440), every_min)
+    ids = [f"h{m:05d}" for m in minutes]
+    rows = [(alert_id, m, "db", "eu", m + 5) for alert_id, m in zip(ids, minutes, strict=True)]
+    return alerts(*rows, alert_name=dict.fromkeys(ids, "Flap"), signal=dict.fromkeys(ids, "other"))
+
+
+def test_a_noisy_rules_alert_stands_alone_and_draws_nothing():
+    at = 2 * 1440 + 30
+    later = alerts(
+        ("x1", at, "db"), ("x2", at + 1, "pay"), ("x3", at + 2, "db"), alert_name={"x1": "Flap"}
+    )
+    rows = pd.concat([flapping_history(), later], ignore_index=True)
+    got = group_incidents(rows, MAP)["incident_id"].tolist()[-3:]
+    assert got == ["inc-x1", "inc-x2", "inc-x2"]  # x3 (another db rule) joins pay's incident
+    off = group_incidents(rows, MAP, IncidentConfig(noisy_rule_per_day=0))
+    assert off["incident_id"].tolist()[-3:] == ["inc-x1"] * 3
+
+
+def test_a_noisy_rules_alert_joins_a_confirmed_incident_its_service_is_in():
+    at = 2 * 1440 + 30
+    later = alerts(
+        ("x1", at, "pay"), ("x2", at + 1, "db"), ("x3", at + 2, "db"), alert_name={"x3": "Flap"}
+    )
+    rows = pd.concat([flapping_history(), later], ignore_index=True)
+    assert group_incidents(rows, MAP)["incident_id"].tolist()[-3:] == ["inc-x1"] * 3
+    lone = rows[rows["alert_id"] != "x2"]  # pay's incident unconfirmed, db not in it
+    assert group_incidents(lone, MAP)["incident_id"].tolist()[-2:] == ["inc-x1", "inc-x3"]
+
+
+def test_a_rules_rate_counts_over_at_least_a_day():
+    early = alerts(("x1", 90, "db"), ("x2", 91, "pay"), alert_name={"x1": "Flap"})
+    four_in_an_hour = flapping_history(days=1 / 24, every_min=15)  # 4 a day, not 96
+    rows = pd.concat([four_in_an_hour, early], ignore_index=True)
+    assert group_incidents(rows, MAP)["incident_id"].tolist()[-2:] == ["inc-x1", "inc-x1"]
+    five = pd.concat([flapping_history(days=1 / 24, every_min=12), early], ignore_index=True)
+    assert group_incidents(five, MAP)["incident_id"].tolist()[-2:] == ["inc-x1", "inc-x2"]
+
+
+def test_the_firing_counts_carry_over_in_the_persisted_state():
+    at = 2 * 1440 + 30
+    later = alerts(("x1", at, "db"), ("x2", at + 1, "pay"), alert_name={"x1": "Flap"})
+    rows = pd.concat([flapping_history(), later], ignore_index=True)
+    offline = group_incidents(rows, MAP)
+    first = IncidentGrouper(MAP)
+    head = first.assign(rows.iloc[:-2])
+    state = json.loads(json.dumps(first.to_state()))
+    tail = IncidentGrouper.from_state(MAP, None, state).assign(rows.iloc[-2:])
+    pd.testing.assert_frame_equal(pd.concat([head, tail]), offline)
+    state.update(version=1)
+    del state["fired"], state["first_seen"]  # a state written before the counts: they restart
+    older = IncidentGrouper.from_state(MAP, None, state).assign(rows.iloc[-2:])
+    assert older["incident_id"].tolist() == ["inc-x1", "inc-x1"]
+
+
+def test_among_equal_candidates_the_established_incident_wins():
+    rows = alerts(
+        ("a1", 0, "cart"),  # cart's incident: three alerts
+        ("a2", 1, "cart"),
+        ("a3", 2, "cart"),
+        ("b1", 3, "pay"),  # pay's incident, newer: one alert
+        ("c1", 4, "db"),  # below both
+    )
+    assert group_incidents(rows, MAP)["incident_id"].tolist()[-1] == "inc-a1"
+
+
+def test_a_strained_resource_alone_draws_no_symptoms_but_joins_a_failure_below_it():
+    alone = alerts(("a1", 0, "db"), ("a2", 1, "pay"), signal={"a1": "saturation"})
+    assert group_incidents(alone, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a2"]
+    after = alerts(("a1", 0, "pay"), ("a2", 1, "db"), signal={"a2": "saturation"})
+    assert group_incidents(after, MAP)["incident_id"].tolist() == ["inc-a1", "inc-a1"]
+
+
+def test_a_stage_probe_joins_only_a_young_incident():
+    probe = {"p": {"check": "buy/pay"}}
+    young = alerts(("a1", 0, "pay"), ("a2", 15, "pay"), ("p", 40, "batch"), labels=probe)
+    assert group_incidents(young, MAP)["incident_id"].tolist() == ["inc-a1"] * 3
+    late = alerts(
+        ("a1", 0, "pay"), ("a2", 15, "pay"), ("a3", 40, "pay"), ("p", 65, "batch"), labels=probe
+    )
+    assert group_incidents(late, MAP)["incident_id"].tolist() == ["inc-a1"] * 3 + ["inc-p"]
+    longer = IncidentConfig(probe_join_min=240)
+    assert group_incidents(late, MAP, longer)["incident_id"].tolist() == ["inc-a1"] * 4
