@@ -135,7 +135,9 @@ def grouping_quality(
     """Grouping figures of `alerts` (time order) against the truth, and the pages a true
     incident costs when incidents page once versus when every paging-tier alert pages; beside
     them the pages it would cost were the incidents the true ones (`truth_pages_…`: what paging
-    once and again on a tier rise costs at F1 = 1, the floor no grouping goes under)."""
+    once and again on a tier rise costs at F1 = 1, the floor no grouping goes under); and the
+    incidents an on-call tool opens per true incident (`paged_incidents_…`: a tier rise re-sends
+    the same dedup key, which PagerDuty and its like add to the incident already open)."""
     ids = alerts["alert_id"].astype(str)
     tiers = tiers.reindex(ids).to_numpy(dtype=object)
     incidents = pd.Series(incidents.to_numpy(dtype=object))
@@ -146,11 +148,22 @@ def grouping_quality(
     true = pd.Series(np.where(pd.isna(true), "alert:" + ids.to_numpy(), true), dtype=object)
     return grouping_against_truth(ids, incidents, truth) | {
         "pages_per_true_incident": pages_per_true_incident(ids, incidents, once, truth),
+        "paged_incidents_per_true_incident": pages_per_true_incident(
+            ids, incidents, first_pages(incidents, once), truth
+        ),
         "truth_pages_per_true_incident": pages_per_true_incident(
             ids, true, incident_pages(true, tiers), truth
         ),
         "alert_pages_per_true_incident": pages_per_true_incident(ids, per_alert, every, truth),
     }
+
+
+def first_pages(incidents: pd.Series, pages: np.ndarray) -> np.ndarray:
+    """Of the alerts that sent a page, the first of each incident: the page that opened it."""
+    paged = pd.Series(incidents.to_numpy(dtype=object))[np.asarray(pages, dtype=bool)]
+    opened = np.zeros(len(incidents), dtype=bool)
+    opened[paged.index[~paged.duplicated()].to_numpy()] = True
+    return opened
 
 
 def cut_data_dir(source: Path, out: Path, cutoff: pd.Timestamp) -> Path:
@@ -221,6 +234,7 @@ def summarise_grouping(runs: list[WorldRun]) -> pd.DataFrame:
     frame = pd.DataFrame([{"world": r.world, **r.grouping} for r in runs]).drop(columns="alerts")
     worse_high = [
         "pages_per_true_incident",
+        "paged_incidents_per_true_incident",
         "truth_pages_per_true_incident",
         "alert_pages_per_true_incident",
     ]

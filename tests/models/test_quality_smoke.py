@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from benchmarks.quality import (
     ORDERINGS,
     cut_data_dir,
+    first_pages,
     ratios,
     run_world,
     summarise,
@@ -68,3 +70,9 @@ def test_the_grouping_is_judged_against_the_true_incidents(saas_run):
     summary = summarise_grouping([saas_run])
     assert list(summary.index) == ["saas", "WORST WORLD", "goal"]
     assert summary.loc["goal", "pairwise_f1"] == 0.9
+
+
+def test_an_incident_opens_one_on_call_incident_however_often_its_tier_rises():
+    incidents = pd.Series(["a", "a", "b", "a", "b"])
+    pages = np.array([True, False, False, True, True])  # "a" pages, then again on a tier rise
+    assert first_pages(incidents, pages).tolist() == [True, False, False, False, True]
