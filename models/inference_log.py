@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS inference_log (
     impact_probability REAL, priority REAL, tier TEXT, route TEXT,
     journey TEXT, stage TEXT, segment_at_risk TEXT,
     reasons TEXT, playbook TEXT, flags TEXT,
-    features TEXT                        -- JSON object: every feature the ranker saw
+    features TEXT,                       -- JSON object: every feature the ranker saw
+    incident_id TEXT, incident_priority REAL
 );
 CREATE INDEX IF NOT EXISTS inference_log_logged_at ON inference_log (logged_at);
 CREATE INDEX IF NOT EXISTS inference_log_alert ON inference_log (alert_id);
@@ -54,9 +55,12 @@ ANSWERED = (
     *VERSIONS,
     *(c for c in ANSWER_COLUMNS if c not in ("alert_id", "escalation", *SCORES, *VERSIONS)),
 )
+# The incident it joined and the incident's priority then (what the queue orders by): added to
+# logs written before them on open, so an older log reads them as unknown.
+INCIDENT = {"incident_id": "TEXT", "incident_priority": "REAL"}
 COLUMNS = (
     "logged_at", "alert_id", "fired_at", *LOGGED_ALERT,
-    *ANSWERED[:2], *SCORES, *ANSWERED[2:], "features",
+    *ANSWERED[:2], *SCORES, *ANSWERED[2:], "features", *INCIDENT,
 )  # fmt: skip
 INSERT = (
     f"INSERT INTO inference_log ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
@@ -74,6 +78,7 @@ class InferenceLog:
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute("PRAGMA busy_timeout=30000")
         self.db.executescript(SCHEMA)
+        _add_missing_columns(self.db)
         self.checkpoints = WalCheckpoints(self.db, path)
 
     @classmethod
@@ -102,6 +107,7 @@ class InferenceLog:
                 *(answers[c].astype(float).tolist() for c in SCORES),
                 *(answers[c].tolist() for c in ANSWERED[2:]),
                 feature_json,
+                *_incident_columns(answers),
                 strict=True,
             )
         )
@@ -296,3 +302,19 @@ def _last_copy_of(frame: pd.DataFrame, ids: list) -> pd.DataFrame:
         unique = frame.drop_duplicates("alert_id", keep="last").set_index("alert_id")
         return unique.reindex(ids).reset_index()
     return frame.take(rows).reset_index(drop=True)
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """A log written by an earlier version gains the columns it lacks (unknown in its old rows)."""
+    present = {row[1] for row in db.execute("PRAGMA table_info(inference_log)")}
+    for name, kind in INCIDENT.items():
+        if name not in present:
+            db.execute(f"ALTER TABLE inference_log ADD COLUMN {name} {kind}")
+
+
+def _incident_columns(answers: pd.DataFrame) -> tuple[list, list]:
+    """incident_id and incident_priority per answer; answers ranked outside any incident (a bare
+    ranker's) stand alone: no incident, ranked by their own priority."""
+    ids = answers["incident_id"].tolist() if "incident_id" in answers else [None] * len(answers)
+    by = "incident_priority" if "incident_priority" in answers else "priority"
+    return ids, answers[by].astype(float).tolist()

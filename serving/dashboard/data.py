@@ -59,14 +59,17 @@ def filter_choices(engine) -> dict[str, list[str]]:
 
 
 def queue(engine, filters: Filters, hours: float = QUEUE_HOURS) -> list[dict]:
-    """Each alert of the last hours as last ranked, highest priority first (the order /rank answers in)."""
+    """Each alert of the last hours as last ranked, in the order /rank answers in: by its incident's
+    priority then, and its own (a row logged before incidents ranks by its own)."""
     now = now_ns(engine)
     log = engine.log.recent(pd.Timestamp(now - int(hours * 60 * MINUTE_NS), tz="UTC"))
-    log = filters.apply(log).sort_values("priority", ascending=False, kind="stable")
+    log = filters.apply(log)
+    log["incident_priority"] = log["incident_priority"].fillna(log["priority"])
+    log = log.sort_values(["incident_priority", "priority"], ascending=False, kind="stable")
     ages = np.maximum(now - to_ns(log["fired_at"]), 0) / MINUTE_NS
     incident_of = _incident_of(engine)
     return [
-        _queue_row(row, float(age), incident_of(row["alert_id"]))
+        _queue_row(row, float(age), _text(row["incident_id"]) or incident_of(row["alert_id"]))
         for row, age in zip(log.to_dict("records"), ages.tolist(), strict=True)
     ]
 
@@ -86,7 +89,7 @@ def queue_incidents(engine, rows: list[dict]) -> list[dict]:
                 "incident_id": incident_id,
                 "tier": min(r["tier"] for r in members),
                 "impact_probability": max(r["impact_probability"] for r in members),
-                "priority": members[0]["priority"],
+                "priority": max(r["priority"] for r in members),
                 "size": len(found.alert_ids) if found else len(members),
                 "root_service": found.root_service if found else members[0]["service"],
                 "root_reason": found.root_reason if found else "",
@@ -95,7 +98,7 @@ def queue_incidents(engine, rows: list[dict]) -> list[dict]:
                 "alerts": members,
             }
         )
-    return incidents  # the rows come highest priority first, so do their incidents
+    return sorted(incidents, key=lambda i: -i["priority"])  # stable: ties keep the queue's order
 
 
 def _incident_of(engine):
@@ -116,6 +119,7 @@ def _queue_row(row: dict, age_min: float, incident_id: str) -> dict:
         "tier": row["tier"],
         "impact_probability": float(row["impact_probability"]),
         "priority": float(row["priority"]),
+        "incident_priority": float(row["incident_priority"]),
         "journey": _text(row["journey"]),
         "stage": _text(row["stage"]),
         "service": row["service"],
