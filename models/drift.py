@@ -151,7 +151,9 @@ class Thresholds:
     """When a finding matters: documented defaults, overridable per audit."""
 
     # moderate or major drift in a feature that carries this much of the model's gain is worth a
-    # look: a share, not a rank, since how many features a model leans on differs from model to model
+    # look (a share, not a rank: how many features a model leans on differs from model to model);
+    # major drift is, in any feature the model uses at all: a population that moved that far
+    # (a traffic mix, a feed) is news even where one model leans on it little
     min_gain_share: float = 0.005
     major_features_to_retrain: int = 3
     score_psi: float = PSI_MODERATE
@@ -171,6 +173,15 @@ class Thresholds:
     min_positives: int = 20
 
 
+def weighed(features: pd.DataFrame, limits: Thresholds) -> pd.Series:
+    """Which features' drift the verdict weighs: those the model leans on (`min_gain_share` of its
+    gain or more), and any it uses when the drift is major; never a count that grows with history."""
+    judged = ~features["feature"].isin(GROWS_WITH_HISTORY)
+    leaned_on = features["gain_share"] >= limits.min_gain_share
+    used = (features["level"] == "major") & (features["gain_share"] > 0)
+    return judged & (leaned_on | used)
+
+
 def judge(
     features: pd.DataFrame,
     score: dict,
@@ -181,8 +192,7 @@ def judge(
 ) -> Verdict:
     """ok, investigate or retrain, with every reason that drove it."""
     verdict = Verdict()
-    judged = ~features["feature"].isin(GROWS_WITH_HISTORY)
-    important = features[judged & (features["gain_share"] >= limits.min_gain_share)]
+    important = features[weighed(features, limits)]
     moved = important[important["level"] != "stable"]
     major = moved[moved["level"] == "major"]
     for row in moved.itertuples():

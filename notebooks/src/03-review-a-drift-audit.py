@@ -52,6 +52,7 @@ from features.loading import load_data_dir
 from features.settings import settings_at
 from features.table import build_feature_table
 from models.drift import Thresholds
+from models.drift import weighed as weighed_by_the_verdict
 from models.profile import categorical_counts, numeric_shares
 from pipeline.audit import run_audit
 from pipeline.simulate import SHIFTS, SimulationConfig, simulate
@@ -252,14 +253,14 @@ drift["shifted"].loc[
 # ### Figure 3 — one drifted feature up close
 #
 # The most drifted of the features the verdict weighs (those carrying `min_gain_share` of the
-# gain or more; `Thresholds` in `models/drift.py`), bin by bin: the share of alerts in each of the
+# gain or more, and any the model uses when the drift is major: `weighed`; `Thresholds` in `models/drift.py`), bin by bin: the share of alerts in each of the
 # reference's bins in training, in the unshifted week and in the shifted one (for a category, the
 # share of each value; values never seen in training pool as "(other)"). This is where a reviewer
 # tells a broken pipeline (everything in one bin, or missing) from a changed world (mass moving
 # between bins).
 
 # %%
-weighed = drift["shifted"][drift["shifted"]["gain_share"] >= Thresholds().min_gain_share]
+weighed = drift["shifted"][weighed_by_the_verdict(drift["shifted"], Thresholds())]
 feature = weighed["psi"].idxmax()
 reference = profile["features"][feature]
 

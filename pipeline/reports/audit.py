@@ -91,7 +91,8 @@ def _features_section(audit: Audit) -> str:
         + paragraph(
             "Levels: stable below PSI 0.10 or when the test is not significant (p ≥ 0.01); moderate from "
             "0.10; major from 0.25. Drift in a feature that carries at least "
-            f"{Thresholds().min_gain_share:.1%} of the model's LightGBM gain counts toward the verdict.",
+            f"{Thresholds().min_gain_share:.1%} of the model's LightGBM gain counts toward the "
+            "verdict, and major drift in any feature the model uses.",
             "note",
         )
         + table_html(

@@ -108,10 +108,12 @@ def test_nothing_moved_is_ok():
     assert verdict.level == "ok" and verdict.reasons == []
 
 
-def test_drift_counts_only_in_features_the_model_leans_on():
+def test_drift_counts_in_features_the_model_leans_on_and_major_drift_in_any_it_uses():
     assert _judge(_findings("major", rank=1)).level == "investigate"
-    assert _judge(_findings("major", rank=23, gain_share=0.007)).level == "investigate"
-    assert _judge(_findings("major", rank=40, gain_share=0.001)).level == "ok"
+    assert _judge(_findings("moderate", rank=23, gain_share=0.007)).level == "investigate"
+    assert _judge(_findings("moderate", rank=40, gain_share=0.001)).level == "ok"
+    assert _judge(_findings("major", rank=40, gain_share=0.001)).level == "investigate"
+    assert _judge(_findings("major", rank=50, gain_share=0.0)).level == "ok"  # never used
 
 
 def test_a_count_that_grows_with_history_is_not_judged_by_its_drift():
