@@ -39,6 +39,7 @@ def batch(
             alert_id=a,
             impact_probability=0.9,
             priority=10.0 - i,
+            incident_priority=10.0 - i,
             tier=t,
             route="page",
             journey="purchase",
