@@ -12,13 +12,18 @@ another reason. Attribution looks at each degradation over its whole life instea
 3. candidates: a chain active around a degradation of its service (or, for a service the map
    leaves out, of a stage its alerts precede beyond chance: `features.map_evidence`);
 4. chance, measured: the same degradations moved whole days both ways. The share of candidates
-   beyond chance — per rule on its service, per circumstance (timing, companion alerts) and
-   per anomaly_score quarter — gives each candidate a probability of being a cause
+   beyond chance — per rule on its service, per circumstance (timing, companion alerts), per
+   anomaly_score quarter and per size of the alert's incident (`features.incidents`: a
+   coincidence most often fires alone) — gives each candidate a probability of being a cause
    (`causal_posterior`);
 5. credit: causes (`min_posterior`) and the other alerts of their failure (`share_credit`): by
    default those fired on a cause's service while an episode credited to two chains or more
    lasted, whose rule fires in failures beyond chance (`failure_members`; `member_hops` adds
-   the callers: a failure travels up the call graph).
+   the callers: a failure travels up the call graph);
+6. (an option, as is the incident-size evidence in 4) the credited alerts' incidents
+   (`incident_members`): the symptoms the incident grouper put with them on their callers, and
+   the synthetic checks, while the episode lasted, whose rule fires in failures beyond chance. The grouper's other evidence (bursts, noisy rules, probes'
+   stages, region and cluster) keeps out most of what merely fired on a caller meanwhile.
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
 degradation credited.
@@ -26,12 +31,16 @@ degradation credited.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
 from features.baselines import Baselines
-from features.config import AttributionConfig
+from features.config import AttributionConfig, IncidentConfig
 from features.episodes import episode_spans, window_losses
+from features.incidents import group_incidents
 from features.journey_map import JourneyMap
 from features.loading import DataDir
 from features.map_evidence import unmapped_links
@@ -39,6 +48,56 @@ from features.stages import StageIndex
 from features.timeaxis import MINUTE_NS, from_ns, to_ns
 
 ATTRIBUTION_COLUMNS = ("alert_id", "label", "impact_weight", "attributed_to", "causal_share")
+INCIDENT_SERIES_EDGES = (1, 2, 3, 6)  # alert series in an incident: 1, 2, 3-5, 6 or more
+
+
+@dataclass(frozen=True)
+class GroupedAlerts:
+    """What the incident grouper says of each alert, in the alerts' order: its incident, and
+    whether the alert is a symptom (a signal by which a failure shows on its callers) or a
+    synthetic check (it names the stage it probes)."""
+
+    incident: np.ndarray
+    symptom: np.ndarray
+    probe: np.ndarray
+
+
+def grouped_alerts(
+    alerts: pd.DataFrame,
+    journey_map: JourneyMap,
+    config: IncidentConfig | None = None,
+    changes: pd.DataFrame | None = None,
+) -> GroupedAlerts:
+    """Each alert's incident over the whole history (`group_incidents`), and the grouper's own
+    vocabulary for it (`symptom_signals`, `stage_labels`)."""
+    config = config or IncidentConfig()
+    grouped = group_incidents(alerts, journey_map, config, changes)
+    if "signal" in alerts:
+        symptom = alerts["signal"].isin(config.symptom_signals).to_numpy(dtype=bool)
+    else:
+        symptom = np.zeros(len(alerts), dtype=bool)
+    probe = (
+        _names_a_label(alerts["labels"], config.stage_labels)
+        if "labels" in alerts
+        else np.zeros(len(alerts), dtype=bool)
+    )
+    return GroupedAlerts(grouped["incident_id"].to_numpy(dtype=object), symptom, probe)
+
+
+def _names_a_label(labels: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
+    """Per alert, whether its labels (JSON text or a mapping) carry one of `keys`, non-empty."""
+    texts = [json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in labels]
+    codes, distinct = pd.factorize(pd.Series(texts, dtype=object))
+
+    def carries(text) -> bool:
+        try:
+            found = json.loads(text) if isinstance(text, str) else {}
+        except ValueError:
+            return False
+        return isinstance(found, dict) and any(found.get(k) not in (None, "") for k in keys)
+
+    has = np.array([carries(t) for t in distinct], dtype=bool)
+    return np.where(codes >= 0, has[np.maximum(codes, 0)] if len(has) else False, False)
 
 
 def attribute_impact(
@@ -49,8 +108,10 @@ def attribute_impact(
     baselines: Baselines,
     step_ns: int,
     config: AttributionConfig | None = None,
+    grouped: GroupedAlerts | None = None,
 ) -> pd.DataFrame:
-    """ATTRIBUTION_COLUMNS per alert, in the alerts' order (label 0 where nothing is credited)."""
+    """ATTRIBUTION_COLUMNS per alert, in the alerts' order (label 0 where nothing is credited).
+    With `grouped` (the alerts' incidents), `incident_evidence` and `incident_members` apply."""
     config = config or AttributionConfig()
     windows = _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config)
     episodes = degradations(windows, stages, config)
@@ -69,8 +130,13 @@ def attribute_impact(
     chance = chance_pairs(alerts, chains, episodes, stages, config, outside)
     companions = companion_bins(alerts, chains, journey_map, config)
     scores = score_bins(alerts) if config.score_evidence else None
-    posterior = causal_posterior(chains, candidates, chance, companions, config, scores)
-    return _credit(alerts, chains, candidates, posterior, episodes, stages, journey_map, config)
+    sizes = None
+    if grouped is not None and config.incident_evidence:
+        sizes = incident_bins(alerts, grouped.incident)
+    posterior = causal_posterior(chains, candidates, chance, companions, config, scores, sizes)
+    return _credit(
+        alerts, chains, candidates, posterior, episodes, stages, journey_map, config, grouped
+    )
 
 
 def _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config):
@@ -340,6 +406,17 @@ def score_bins(alerts: pd.DataFrame) -> np.ndarray:
     return np.where(np.isfinite(score), quarter, 0)
 
 
+def incident_bins(alerts: pd.DataFrame, incident: np.ndarray) -> np.ndarray:
+    """Per alert, 0..3: how many alert series (rule on service) its incident holds — 1, 2, 3-5,
+    6 or more (`INCIDENT_SERIES_EDGES`). One failure trips several rules on the services it
+    travels through; a coincidence most often fires alone."""
+    series = pd.factorize(
+        pd.MultiIndex.from_arrays([alerts["alert_name"].astype(str), alerts["service"].astype(str)])
+    )[0]
+    held = pd.Series(series).groupby(pd.factorize(incident)[0]).transform("nunique").to_numpy()
+    return np.searchsorted(np.asarray(INCIDENT_SERIES_EDGES), held, side="right") - 1
+
+
 def timing_bin(start_offset_ns: np.ndarray, end_offset_ns: np.ndarray, config) -> np.ndarray:
     """0..5: the chain began long before the episode, at its onset or later (× 3), and ended
     before the episode did or outlived it (× 2). A cause tends to start at the onset and to
@@ -390,6 +467,7 @@ def causal_posterior(
     companions: np.ndarray,
     config: AttributionConfig,
     scores: np.ndarray | None = None,
+    incident_sizes: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per candidate pair, the probability that the alert is a cause rather than a coincidence.
 
@@ -397,7 +475,8 @@ def causal_posterior(
     rule on its service (its chains; sparse ones borrow their rule's share over all services,
     with `prior_chains` pseudo-chains), and by the pair's circumstances — its timing against the
     episode and how many related alerts fired with it (`companion_bins`). They combine as
-    independent evidence on the odds scale, relative to the overall share.
+    independent evidence on the odds scale, relative to the overall share; so do, when given,
+    the alert's anomaly_score quarter (`scores`) and its incident's size (`incident_sizes`).
     """
     null, periods = chance
     scale = 1.0 / periods if periods > 0 else 0.0
@@ -421,9 +500,9 @@ def causal_posterior(
     by_time = _share(seen_t, expected_t, 0.0).to_numpy()[seen_bin]
     overall = _share(pd.Series([len(candidates)]), pd.Series([len(null) * scale]), 0.0).iloc[0]
     logit = _logit(by_key) + _logit(by_time) - _logit(np.full(len(by_key), overall))
-    if scores is not None:
-        by_score = _bin_share(scores, candidates, null, scale)
-        logit = logit + _logit(by_score) - _logit(np.full(len(by_key), overall))
+    for bins in (b for b in (scores, incident_sizes) if b is not None):
+        by_bin = _bin_share(bins, candidates, null, scale)
+        logit = logit + _logit(by_bin) - _logit(np.full(len(by_key), overall))
     return 1.0 / (1.0 + np.exp(-logit))
 
 
@@ -469,8 +548,10 @@ def _credit(
     stages: StageIndex,
     journey_map: JourneyMap,
     config: AttributionConfig,
+    grouped: GroupedAlerts | None = None,
 ) -> pd.DataFrame:
-    """Credit the causes, and share it with alerts of the same failure (`share_credit`)."""
+    """Credit the causes, and share it with alerts of the same failure (`share_credit`) and of
+    the credited alerts' incidents (`incident_members`)."""
     n = len(alerts)
     need = np.where(candidates["linked"], config.min_posterior, config.min_unmapped_posterior)
     anchors = candidates[posterior >= need]
@@ -483,6 +564,10 @@ def _credit(
         shared = shared[best[shared["alert"].to_numpy()] >= config.min_shared_posterior]
     credited = pd.concat([anchors[["alert", "episode"]], shared], ignore_index=True)
     credited = credited.drop_duplicates(["alert", "episode"])
+    if grouped is not None and config.incident_members and len(credited):
+        mates = incident_members(alerts, chains, credited, episodes, journey_map, grouped, config)
+        credited = pd.concat([credited, mates], ignore_index=True)
+        credited = credited.drop_duplicates(["alert", "episode"])
     value = episodes["lost_value"].to_numpy() if len(episodes) else np.zeros(0)
     weight = np.zeros(n)  # the costliest episode credited: regions and scales see one failure twice
     np.maximum.at(weight, credited["alert"].to_numpy(), value[credited["episode"].to_numpy()])
@@ -574,6 +659,77 @@ def failure_members(
     members = _alerts_in(spans, index, fired)
     if len(members) == 0:
         return members[["alert", "episode"]]
+    member = _member_share(alerts, chains, spans, members, index, config)
+    kept = member >= config.min_member_share
+    return members.loc[kept, ["alert", "episode"]].reset_index(drop=True)
+
+
+def incident_members(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    credited: pd.DataFrame,
+    episodes: pd.DataFrame,
+    journey_map: JourneyMap,
+    grouped: GroupedAlerts,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """(alert, episode) pairs for the alerts the incident grouper put in a credited alert's
+    incident, fired from `lead_min` before the episode to `late_grace_min` after it: symptoms on
+    services that call a credited service of the episode within `incident_hops` calls, and
+    synthetic checks — where their rule on its service fires in failures beyond chance
+    (`min_incident_share`, measured as in `failure_members`).
+
+    A failure shows on its callers as errors and latency; the grouper ties those to it by their
+    burst, region and cluster, and leaves out rules that fire all day. What fired on a service
+    the failure does not reach, or as a strained resource there, is left out: those are most
+    often noise that met the failure."""
+    empty = credited.iloc[:0][["alert", "episode"]]
+    incident = grouped.incident
+    pairs = pd.DataFrame(
+        {"incident": incident[credited["alert"].to_numpy()], "episode": credited["episode"]}
+    ).drop_duplicates()
+    everyone = pd.DataFrame({"alert": np.arange(len(alerts)), "incident": incident})
+    mates = pairs.merge(everyone, on="incident")[["alert", "episode"]]
+    fired = to_ns(alerts["fired_at"])
+    e, a = mates["episode"].to_numpy(), mates["alert"].to_numpy()
+    lo = to_ns(episodes["start"])[e] - int(config.lead_min * MINUTE_NS)
+    hi = to_ns(episodes["end"])[e] + int(config.late_grace_min * MINUTE_NS)
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    callers = _callers_within(journey_map, config.incident_hops)
+    credited_services = pd.DataFrame(
+        {"episode": credited["episode"].to_numpy(), "cause": services[credited["alert"]]}
+    ).drop_duplicates()
+    calling = {
+        (ep, caller)
+        for ep, cause in credited_services.itertuples(index=False)
+        for caller in callers.get(cause, ())
+    }
+    reaches = np.array([(ep, s) in calling for ep, s in zip(e, services[a], strict=True)], bool)
+    kept = (fired[a] >= lo) & (fired[a] <= hi) & ((reaches & grouped.symptom[a]) | grouped.probe[a])
+    mates = mates[kept].reset_index(drop=True)
+    if len(mates) == 0:
+        return empty
+    e = mates["episode"].to_numpy()
+    spans = pd.DataFrame(
+        {
+            "episode": e,
+            "service": services[mates["alert"].to_numpy()],
+            "lo": lo[kept],
+            "hi": hi[kept],
+        }
+    ).drop_duplicates(["episode", "service"])
+    index = ActiveAlerts(services, alerts, chains)
+    share = _member_share(alerts, chains, spans, mates, index, config)
+    return mates.loc[share >= config.min_incident_share, ["alert", "episode"]].reset_index(
+        drop=True
+    )
+
+
+def _member_share(alerts, chains, spans, members, index, config) -> np.ndarray:
+    """Per member pair, the share of its rule-on-service's chains among `members` beyond what
+    the same `spans` moved whole days both ways meet by chance (sparse keys borrow their rule's),
+    its anomaly_score quarter weighed in on the odds scale (`score_evidence`)."""
+    fired = to_ns(alerts["fired_at"])
     first, last = fired.min(), fired.max()
     moved, periods = [], 0.0
     for days in config.null_shift_days:
@@ -594,8 +750,7 @@ def failure_members(
         overall = _share(pd.Series([len(members)]), pd.Series([len(null) * scale]), 0.0).iloc[0]
         logit = _logit(member) + _logit(by_score) - _logit(np.full(len(member), overall))
         member = 1.0 / (1.0 + np.exp(-logit))
-    kept = member >= config.min_member_share
-    return members.loc[kept, ["alert", "episode"]].reset_index(drop=True)
+    return member
 
 
 def _failure_spans(alerts, anchors, episodes, journey_map, config) -> pd.DataFrame:
@@ -675,12 +830,18 @@ def attributed_labels(
     stages: StageIndex,
     baselines: Baselines,
     config: AttributionConfig,
+    incidents: IncidentConfig | None = None,
 ) -> pd.DataFrame:
     """The training target: `derived` (window labels, in the alerts' order) with `label` and
     `impact_weight` from attribution, plus `attributed_to` and `causal_share`. Alerts whose
-    window label is not known yet stay unknown; method 'window' keeps the window labels."""
+    window label is not known yet stay unknown; method 'window' keeps the window labels. The
+    alerts' incidents are grouped over the whole history with `incidents` (hindsight is fine
+    for a label)."""
     if config.method == "window":
         return derived
+    grouped = None
+    if config.incident_evidence or config.incident_members:
+        grouped = grouped_alerts(data.alerts, data.journey_map, incidents, data.changes)
     credit = attribute_impact(
         data.alerts,
         data.journey_outcomes,
@@ -689,6 +850,7 @@ def attributed_labels(
         baselines,
         int(data.window.value),
         config,
+        grouped,
     )
     if not (credit["alert_id"].to_numpy() == derived["alert_id"].to_numpy()).all():
         credit = credit.set_index("alert_id").loc[derived["alert_id"]].reset_index()

@@ -55,7 +55,9 @@ def build_feature_table(
     feedback = feedback if feedback is not None else data.feedback
     journey = recipe.journey(data.journey_outcomes)
     derived = recipe.labels(data.alerts, journey)
-    target = attributed_labels(derived, data, stages, baselines, config.attribution)
+    target = attributed_labels(
+        derived, data, stages, baselines, config.attribution, config.incidents
+    )
     labels = apply_feedback(target, feedback) if feedback is not None else target
     step("labels")
     label_events = label_history(data.alerts, derived, feedback)

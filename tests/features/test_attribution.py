@@ -8,11 +8,15 @@ import pytest
 from tiny import MAP, STEP, T0, alerts, outcomes
 
 from features.attribution import (
+    GroupedAlerts,
     alert_chains,
     attribute_impact,
     attributed_labels,
     causal_posterior,
     failure_members,
+    grouped_alerts,
+    incident_bins,
+    incident_members,
     score_bins,
 )
 from features.baselines import fit_baselines
@@ -331,3 +335,123 @@ def test_with_member_hops_a_caller_that_alerts_during_the_failure_shares_it():
             failure_members(frame, chains, anchors, episode, MAP, callers)["alert"], "alert_id"
         ]
     )
+
+
+def test_an_incident_is_sized_by_its_alert_series_and_a_re_fire_counts_once():
+    frame = alerts(
+        ("a", 0, "db", "DbDown"),
+        ("b", 1, "pay-svc", "PayErrors"),
+        ("c", 2, "cart-svc", "CartErrors"),
+        ("d", 3, "db", "DbDown"),
+        ("e", 4, "recs", "RecsSlow"),
+        ("f", 5, "pay-svc", "PayErrors"),
+        ("g", 6, "pay-svc", "PayErrors"),
+    )
+    incident = np.array(["i1", "i1", "i1", "i1", "i2", "i3", "i3"], dtype=object)
+    assert incident_bins(frame, incident).tolist() == [2, 2, 2, 2, 0, 0, 0]
+
+
+def test_an_alert_in_a_larger_incident_is_a_likelier_cause():
+    """Same rule, same timing: chance meets only alerts that fired alone, so the one whose
+    incident holds several series is beyond chance and the lone one is not."""
+    chains = pd.DataFrame(
+        {"chain": [0, 1], "chain_start": [0, 0], "chain_end": [1, 1], "key": [0, 0], "rule": [0, 0]}
+    )
+    pair = {"linked": True, "timing": 3}
+    candidates = pd.DataFrame(
+        [{"alert": 0, "episode": 0, **pair}, {"alert": 1, "episode": 0, **pair}]
+    )
+    moved = pd.DataFrame([{"alert": 1, "episode": 0, "period": p, **pair} for p in range(4)])
+    sizes = np.array([3, 0])  # alert 0's incident holds 6+ series, alert 1 fired alone
+    posterior = causal_posterior(
+        chains, candidates, (moved, 8.0), np.zeros(2, np.int64), AttributionConfig(), None, sizes
+    )
+    assert posterior[0] > posterior[1]
+
+
+def test_grouped_alerts_reads_symptoms_and_synthetic_checks_in_the_groupers_words():
+    frame = alerts(("a", 0, "db", "DbDown"), ("b", 1, "pay-svc", "PayCheck"), ("c", 2, "recs"))
+    frame["signal"] = ["saturation", "availability", "errors"]
+    frame["labels"] = ["{}", '{"check": "buy/pay"}', None]
+    grouped = grouped_alerts(frame, MAP)
+    assert grouped.symptom.tolist() == [False, True, True]
+    assert grouped.probe.tolist() == [False, True, False]
+    assert len(grouped.incident) == 3 and all(isinstance(i, str) for i in grouped.incident)
+
+
+def _incident_of_a_db_failure():
+    """db fails (DbDown, DbSlow credited) during pay-svc's episode; the grouper put in its
+    incident a caller's error, a caller's strained resource, a service that calls nothing of db
+    (recs), a synthetic check, and a caller's error after the episode. Another caller's error
+    in another incident fired meanwhile."""
+    frame, chains, episode = _one_failure(
+        ("db-down", 6001, "db", "DbDown", 60),
+        ("db-slow", 6002, "db", "DbSlow", 60),
+        ("pay-errors", 6010, "pay-svc", "PayErrors", 20),
+        ("pay-cpu", 6012, "pay-svc", "PayCpu", 20),
+        ("recs-errors", 6014, "recs", "RecsErrors", 20),
+        ("pay-check", 6016, "cart-svc", "SyntheticCheckFailed", 20),
+        ("pay-late", 6120, "pay-svc", "PayLatency", 20),
+        ("cart-errors", 6020, "cart-svc", "CartErrors", 20),
+    )
+    ids = frame["alert_id"].tolist()
+    named = {
+        "db-down": "inc-1",
+        "db-slow": "inc-1",
+        "pay-errors": "inc-1",
+        "pay-cpu": "inc-1",
+        "recs-errors": "inc-1",
+        "pay-check": "inc-1",
+        "pay-late": "inc-1",
+    }
+    grouped = GroupedAlerts(
+        incident=np.array([named.get(i, f"inc-{i}") for i in ids], dtype=object),
+        symptom=np.array([i not in ("pay-cpu",) for i in ids]),
+        probe=np.array([i == "pay-check" for i in ids]),
+    )
+    return frame, chains, episode, grouped
+
+
+def test_a_credited_incident_shares_credit_with_its_callers_symptoms_and_checks():
+    frame, chains, episode, grouped = _incident_of_a_db_failure()
+    credited = _anchors(frame, "db-down", "db-slow")[["alert", "episode"]]
+    config = AttributionConfig(min_incident_share=0.5)
+    mates = incident_members(frame, chains, credited, episode, MAP, grouped, config)
+    shared = set(frame.loc[mates["alert"], "alert_id"])
+    assert {"pay-errors", "pay-check"} <= shared  # a caller's symptom, a synthetic check
+    assert "pay-cpu" not in shared  # a strained resource on a caller: no symptom
+    assert "recs-errors" not in shared  # recs calls nothing of db
+    assert "pay-late" not in shared  # fired an hour after the episode ended
+    assert "cart-errors" not in shared  # a caller's error the grouper left out of the incident
+
+
+def test_a_rule_that_fires_all_week_shares_no_incident_it_lands_in():
+    frame, chains, episode, grouped = _incident_of_a_db_failure()
+    busy = alerts(*[(f"pe-{k}", 11 + 47 * k, "pay-svc", "PayErrors", 5) for k in range(214)])
+    frame = pd.concat([frame, busy], ignore_index=True)
+    chains = alert_chains(frame, AttributionConfig())
+    grouped = GroupedAlerts(
+        np.concatenate([grouped.incident, busy["alert_id"].to_numpy(dtype=object)]),
+        np.concatenate([grouped.symptom, np.ones(len(busy), bool)]),
+        np.concatenate([grouped.probe, np.zeros(len(busy), bool)]),
+    )
+    credited = _anchors(frame, "db-down", "db-slow")[["alert", "episode"]]
+    mates = incident_members(frame, chains, credited, episode, MAP, grouped, AttributionConfig())
+    assert "pay-errors" not in set(frame.loc[mates["alert"], "alert_id"])
+
+
+def test_end_to_end_the_grouper_ties_a_callers_symptoms_to_a_credited_cause(history):
+    """db's outages are credited; cart-svc calls db and alerts during the first one, and the
+    grouper puts both of its alerts in db's incident: they share the credit only through it."""
+    frame = _db_failure_with_callers()
+    baselines = fit_baselines(history, STAGES, int(STEP.value))
+    grouped = grouped_alerts(frame, MAP)
+    on, off = (
+        attribute_impact(
+            frame, history, STAGES, MAP, baselines, int(STEP.value), config, grouped
+        ).set_index("alert_id")["label"]
+        for config in (AttributionConfig(incident_members=True), AttributionConfig())
+    )
+    assert (on[[f"db-{i}" for i in range(len(OUTAGES))]] == 1).all()
+    assert on["cart-with-it"] == 1 and on["cart-later"] == 1
+    assert off["cart-with-it"] == 0 and off["cart-later"] == 0
