@@ -33,7 +33,6 @@ INCIDENT_COLUMNS = (
     "incident_root_service",
     "incident_root_mapped",
     "incident_stages",
-    "incident_started_ns",  # when its first alert fired (the grouper's clock then), UTC ns
     "incident_services",  # distinct services among its alerts so far
 )
 STATE_VERSION = 1
@@ -297,7 +296,7 @@ class IncidentGrouper:
                 for name, values, dtype in zip(
                     INCIDENT_COLUMNS,
                     columns,
-                    (object, np.int64, np.int64, object, bool, object, np.int64, np.int64),
+                    (object, np.int64, np.int64, object, bool, object, np.int64),
                     strict=True,
                 )
             },
@@ -683,7 +682,6 @@ class IncidentGrouper:
             record.root,
             bool(self._topology.stages(record.root)),
             record.stages_text,
-            record.started,
             len(record.services),
         )
 
@@ -820,7 +818,6 @@ def _empty_answer(index: pd.Index) -> pd.DataFrame:
             "incident_root_service": pd.Series([], dtype=object),
             "incident_root_mapped": pd.Series([], dtype=bool),
             "incident_stages": pd.Series([], dtype=object),
-            "incident_started_ns": pd.Series([], dtype="int64"),
             "incident_services": pd.Series([], dtype="int64"),
         },
         index=index,

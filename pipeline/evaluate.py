@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from features.incidents import group_incidents
 from features.loading import DataDir, load_data_dir
 from features.settings import Settings
 from features.table import build_feature_table
@@ -61,7 +62,9 @@ def grouping_quality(
     and compression; against the simulator's truth (when present) pairwise precision, recall, F1.
     `grouped`: the grouper's answer of DIR's alerts (the feature table's), when already made."""
     if grouped is None:
-        grouped = ranker.recipe.incidents(data.alerts, data.changes)
+        grouped = group_incidents(
+            data.alerts, ranker.journey_map, ranker.spec.config.incidents, data.changes
+        )
     n, incidents = len(grouped), grouped["incident_id"].nunique()
     quality = {
         "alerts": float(n),

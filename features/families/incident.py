@@ -1,9 +1,10 @@
-"""The incident the alert joined, as it stood when the alert fired: how many alerts, how old, how wide.
+"""The incident the alert joined, as it stood when the alert fired: how many alerts, how many services.
 
 The grouper (features/incidents.py) answers it, point in time by construction: offline one
 grouper over the whole history in fire order, online the service's grouper as alerts arrive.
 Every path attaches that answer to the alerts it featurizes (`with_incidents`) before asking
-for features, so this family reads it from the alerts themselves.
+for features, so this family reads it from the alerts themselves. (An alert the service is sent
+again keeps its place in its incident; its services are counted as they stand at the re-send.)
 """
 
 from __future__ import annotations
@@ -13,21 +14,14 @@ import pandas as pd
 
 from features.catalogue import Feature
 from features.context import AlertBatch, FeatureContext
-from features.timeaxis import MINUTE_NS
 
 # the grouper's answer columns (features.incidents.INCIDENT_COLUMNS) these features read
-INCIDENT_INPUTS = ("incident_position", "incident_started_ns", "incident_services")
+INCIDENT_INPUTS = ("incident_position", "incident_services")
 
 FEATURES = (
     Feature(
         "incident_alerts_so_far",
         "alerts of its incident up to and including it (1: it opened the incident)",
-        "",
-        "incidents",
-    ),
-    Feature(
-        "incident_age_min",
-        "minutes from its incident's first alert to it (0: it opened the incident)",
         "",
         "incidents",
     ),
@@ -48,11 +42,8 @@ def compute(batch: AlertBatch, context: FeatureContext) -> dict[str, np.ndarray]
             f"incident features read the grouper's answer on the alerts, and {', '.join(missing)} "
             "is missing: attach it with features.families.incident.with_incidents"
         )
-    started = alerts["incident_started_ns"].to_numpy(np.int64)
     return {
         "incident_alerts_so_far": alerts["incident_position"].to_numpy(np.float64),
-        # a late arrival online may open an incident at the grouper's clock, after its fired_at
-        "incident_age_min": np.maximum(batch.fired - started, 0) / MINUTE_NS,
         "incident_services_so_far": alerts["incident_services"].to_numpy(np.float64),
     }
 

@@ -88,4 +88,3 @@ def test_replaying_the_sample_through_the_online_state_gives_the_offline_feature
     # the incident features are not trivially equal: incidents of several alerts and services
     assert (online["incident_alerts_so_far"] > 1).mean() > 0.05
     assert (online["incident_services_so_far"] > 1).any()
-    assert (online["incident_age_min"] > 0).any()
