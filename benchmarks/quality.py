@@ -51,7 +51,7 @@ from models.truth_metrics import (
     pages_per_true_incident,
     truth_agreement,
 )
-from pipeline.score import score_alerts, scoring_rows
+from pipeline.score import grouped_alerts, score_alerts, scoring_rows
 from pipeline.simulate import SimulationConfig, simulate
 from pipeline.simulate.worlds import WORLDS
 from pipeline.stack import TABLES
@@ -109,8 +109,10 @@ def run_world(
     history = cut_data_dir(full, workdir / "train", cutoff)
     result = train(history, settings_at(workdir / "home"), config)
     later = data.alerts[data.alerts["fired_at"] >= cutoff].reset_index(drop=True)
-    rows = scoring_rows(result.ranker, data, later)
-    ranked = score_alerts(result.ranker, data, later).set_index("alert_id").loc[rows["alert_id"]]
+    grouped = grouped_alerts(result.ranker, data, later)  # grouped once, for both
+    rows = scoring_rows(result.ranker, data, later, grouped)
+    ranked = score_alerts(result.ranker, data, later, grouped=grouped)
+    ranked = ranked.set_index("alert_id").loc[rows["alert_id"]]
     scores = {
         "model": ranked["incident_priority"].to_numpy(),  # the queue's order: by incident
         "model (own)": ranked["priority"].to_numpy(),  # each alert by its own evidence alone

@@ -34,6 +34,7 @@ INCIDENT_COLUMNS = (
     "incident_root_service",
     "incident_root_mapped",
     "incident_stages",
+    "incident_services",  # distinct services among its alerts so far
 )
 STATE_VERSION = 2
 READABLE_STATE_VERSIONS = (1, 2)  # 1: before the rules' firing counts (they restart at restore)
@@ -305,7 +306,7 @@ class IncidentGrouper:
                 for name, values, dtype in zip(
                     INCIDENT_COLUMNS,
                     columns,
-                    (object, np.int64, np.int64, object, bool, object),
+                    (object, np.int64, np.int64, object, bool, object, np.int64),
                     strict=True,
                 )
             },
@@ -740,6 +741,7 @@ class IncidentGrouper:
             record.root,
             bool(self._topology.stages(record.root)),
             record.stages_text,
+            len(record.services),
         )
 
     def _as_incident(self, record: _Open, closed: int | None) -> Incident:
@@ -876,6 +878,7 @@ def _empty_answer(index: pd.Index) -> pd.DataFrame:
             "incident_root_service": pd.Series([], dtype=object),
             "incident_root_mapped": pd.Series([], dtype=bool),
             "incident_stages": pd.Series([], dtype=object),
+            "incident_services": pd.Series([], dtype="int64"),
         },
         index=index,
     )

@@ -160,7 +160,8 @@ class OnlineFeatureState:
     # ------------------------------------------------------------------ what it answers
 
     def features_for(self, alerts: pd.DataFrame) -> pd.DataFrame:
-        """Features of alerts already added (rank = add_alerts, then features_for)."""
+        """Features of alerts already added (rank = add_alerts, then features_for), each carrying
+        its incident as the grouper answered when it joined (features.families.incident)."""
         return self.recipe.features(alerts, self.context())
 
     def context(self) -> FeatureContext:

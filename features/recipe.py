@@ -3,7 +3,10 @@
 Every path follows it with the fitted state it holds (the map, the baselines, the window width
 and the config): the feature job (features/table.py) and its slices (features/slices.py), batch
 scoring (pipeline/score.py), the service's warm start (serving/warm.py) and its live state
-(features/online.py). What differs between them is only which history they hand it.
+(features/online.py). What differs between them is only which history they hand it. The alerts
+whose features are asked for carry their incident as it stood when they fired (the grouper's
+answer, `with_incidents`): offline from `incidents` over the whole history, online from the
+service's grouper, fed as alerts arrive.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from features.context import (
     index_changes,
     index_labels,
 )
+from features.incidents import group_incidents
 from features.journey_map import JourneyMap
 from features.journey_state import JourneyState, build_journey_state
 from features.labels import derive_impact_labels, label_history
@@ -132,6 +136,13 @@ class Recipe:
             )
         return aligned
 
+    def incidents(self, alerts: pd.DataFrame, changes: pd.DataFrame | None) -> pd.DataFrame:
+        """Each alert's incident as it stood when it fired (the grouper's answer, by alert_id):
+        one grouper over the whole history in fire order, as the service's grouper answers live."""
+        grouped = group_incidents(alerts, self.journey_map, self.config.incidents, changes)
+        grouped.index = pd.Index(alerts["alert_id"].astype(str).to_numpy(dtype=object))
+        return grouped
+
     # ------------------------------------------------------------------ the whole recipe
 
     def over(
@@ -152,5 +163,6 @@ class Recipe:
     def features(
         self, alerts: pd.DataFrame, context: FeatureContext, progress=None
     ) -> pd.DataFrame:
-        """Every feature of `alerts` as of each one's fired_at (alert_id first, catalogue order)."""
+        """Every feature of `alerts` as of each one's fired_at (alert_id first, catalogue order);
+        the alerts carry their incident columns (features.families.incident.with_incidents)."""
         return build_features(alerts, context, progress=progress)

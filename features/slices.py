@@ -21,6 +21,7 @@ from features.baselines import fit_baselines
 from features.config import FeatureJobConfig
 from features.families.alert_history import WEEK_MIN
 from features.families.change import RECENT_MIN
+from features.families.incident import with_incidents
 from features.families.live_state import LONG_MIN
 from features.journey_state import JourneyState
 from features.labels import apply_feedback, label_history
@@ -125,7 +126,7 @@ class SliceInputs:
     """Everything slice k of a plan reads (its history, already cut); the same on any engine."""
 
     k: int
-    alerts: pd.DataFrame  # fired in [edges[k] - alert look-back, edges[k + 1])
+    alerts: pd.DataFrame  # fired in [edges[k] - alert look-back, edges[k + 1]), with incidents
     outcomes: pd.DataFrame  # windows in [edges[k] - before, edges[k + 1] + after)
     changes: pd.DataFrame | None
     label_events: pd.DataFrame | None  # label history as of the slice (label_history_as_of)
@@ -221,9 +222,12 @@ def build_feature_table_by_slices(
     baselines = fit_baselines(data.journey_outcomes, stages, step_ns, config.baselines)
     plan = plan_slices(data.alerts, data.journey_outcomes, step_ns, config, n_slices)
     state = FittedState(plan, Recipe.of(data.journey_map, baselines, config, step_ns, stages))
+    # incidents run through the whole history in fire order: grouped once, carried by the alerts
+    incidents = state.recipe.incidents(data.alerts, data.changes)
+    alerts = with_incidents(data.alerts, incidents)
 
     def inputs(k: int, history: pd.DataFrame | None) -> SliceInputs:
-        return slice_inputs(plan, k, data.alerts, data.journey_outcomes, data.changes, history)
+        return slice_inputs(plan, k, alerts, data.journey_outcomes, data.changes, history)
 
     derived = pd.concat(
         [slice_labels(state, inputs(k, None)) for k in range(plan.n_slices)], ignore_index=True
@@ -233,11 +237,15 @@ def build_feature_table_by_slices(
         [slice_features(state, inputs(k, history)) for k in range(plan.n_slices)],
         ignore_index=True,
     )
-    return assemble_feature_table(data, state, derived, features)
+    return assemble_feature_table(data, state, derived, features, incidents)
 
 
 def assemble_feature_table(
-    data: DataDir, state: FittedState, derived: pd.DataFrame, features: pd.DataFrame
+    data: DataDir,
+    state: FittedState,
+    derived: pd.DataFrame,
+    features: pd.DataFrame,
+    incidents: pd.DataFrame | None = None,
 ) -> FeatureTable:
     """Slices' labels and features back in the alerts' order, feedback applied: the feature table."""
     order = pd.Index(features["alert_id"]).get_indexer(data.alerts["alert_id"])
@@ -249,4 +257,6 @@ def assemble_feature_table(
     )
     labels = apply_feedback(target, data.feedback) if data.feedback is not None else target
     frame = join_on_alert_id(features, labels)
-    return FeatureTable(frame, recipe.baselines, recipe.stages, recipe.config, recipe.window_ns)
+    return FeatureTable(
+        frame, recipe.baselines, recipe.stages, recipe.config, recipe.window_ns, incidents
+    )

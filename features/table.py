@@ -11,6 +11,7 @@ import pandas as pd
 from features.attribution import attributed_labels
 from features.baselines import Baselines, fit_baselines
 from features.config import FeatureJobConfig
+from features.families.incident import with_incidents
 from features.labels import apply_feedback, label_history
 from features.loading import DataDir
 from features.recipe import Recipe
@@ -29,6 +30,7 @@ class FeatureTable:
     stages: StageIndex
     config: FeatureJobConfig
     window_ns: int
+    incidents: pd.DataFrame | None = None  # the grouper's answer of every alert, by alert_id
 
 
 def build_feature_table(
@@ -63,9 +65,11 @@ def build_feature_table(
     label_events = label_history(data.alerts, derived, feedback)
     context = recipe.indexed_context(journey, data.alerts, data.changes, label_events)
     step("history indexes")
-    features = recipe.features(data.alerts, context, progress=step)
+    incidents = recipe.incidents(data.alerts, data.changes)
+    step("incidents")
+    features = recipe.features(with_incidents(data.alerts, incidents), context, progress=step)
     frame = join_on_alert_id(alert_meta(data.alerts, stages), features, labels)
-    return FeatureTable(frame, baselines, stages, config, window_ns)
+    return FeatureTable(frame, baselines, stages, config, window_ns, incidents)
 
 
 def join_on_alert_id(meta: pd.DataFrame, *others: pd.DataFrame) -> pd.DataFrame:

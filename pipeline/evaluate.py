@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from features.incidents import group_incidents
 from features.loading import DataDir, load_data_dir
 from features.settings import Settings
@@ -49,16 +51,20 @@ def evaluate_model(model_uri: str, data_dir: Path, settings: Settings) -> Evalua
         data.truth,
     )
     return EvaluateResult(
-        model_uri, version, evaluation, len(frame), grouping_quality(ranker, data)
+        model_uri, version, evaluation, len(frame), grouping_quality(ranker, data, table.incidents)
     )
 
 
-def grouping_quality(ranker: Ranker, data: DataDir) -> dict[str, float]:
+def grouping_quality(
+    ranker: Ranker, data: DataDir, grouped: pd.DataFrame | None = None
+) -> dict[str, float]:
     """How DIR's alerts group into incidents by the ranker's incident config: alerts, incidents
-    and compression; against the simulator's truth (when present) pairwise precision, recall, F1."""
-    grouped = group_incidents(
-        data.alerts, ranker.journey_map, ranker.spec.config.incidents, data.changes
-    )
+    and compression; against the simulator's truth (when present) pairwise precision, recall, F1.
+    `grouped`: the grouper's answer of DIR's alerts (the feature table's), when already made."""
+    if grouped is None:
+        grouped = group_incidents(
+            data.alerts, ranker.journey_map, ranker.spec.config.incidents, data.changes
+        )
     n, incidents = len(grouped), grouped["incident_id"].nunique()
     quality = {
         "alerts": float(n),

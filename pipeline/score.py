@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.incidents import group_incidents
+from features.families.incident import with_incidents
 from features.loading import DataDir, load_alerts, load_data_dir
 from features.settings import Settings
 from models.incidents import rank_by_incident
@@ -29,13 +29,16 @@ def score_alerts(
     alerts: pd.DataFrame,
     model_version: str = "",
     policy: Policy = NO_POLICY,
+    grouped: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Rank `alerts` against DIR's history (plus the alerts themselves), point in time at each
     fired_at; the policy's floors apply as they do on /rank. Each answer carries its incident_id
-    and its incident's priority as it stood then, and they come highest incident priority first."""
-    grouped = grouped_alerts(ranker, data, alerts)
+    and its incident's priority as it stood then, and they come highest incident priority first.
+    `grouped`: grouped_alerts of the same, when the caller has it already."""
+    grouped = grouped if grouped is not None else grouped_alerts(ranker, data, alerts)
     targets = with_earlier_members(data, alerts, grouped)
-    ranked = ranker.rank(scoring_rows(ranker, data, targets), model_version=model_version)
+    rows = scoring_rows(ranker, data, targets, grouped)
+    ranked = ranker.rank(rows, model_version=model_version)
     return by_incident(ranked, targets, alerts, grouped, policy, ranker)
 
 
@@ -59,12 +62,7 @@ def by_incident(
 def grouped_alerts(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
     """The incident columns (features.incidents) of DIR's history and `alerts`, indexed by
     alert_id: each alert grouped as it stood when it fired, by the ranker's incident config."""
-    history = _with_history(data, alerts)
-    grouped = group_incidents(
-        history, ranker.journey_map, ranker.spec.config.incidents, data.changes
-    )
-    grouped.index = history["alert_id"].astype(str)
-    return grouped
+    return ranker.recipe.incidents(_with_history(data, alerts), data.changes)
 
 
 def with_earlier_members(
@@ -86,12 +84,17 @@ def _with_history(data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def scoring_rows(ranker: Ranker, data: DataDir, alerts: pd.DataFrame) -> pd.DataFrame:
-    """What the ranker takes for `alerts`: identity columns and features as of each fired_at."""
+def scoring_rows(
+    ranker: Ranker, data: DataDir, alerts: pd.DataFrame, grouped: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """What the ranker takes for `alerts`: identity columns and features as of each fired_at.
+    `grouped`: grouped_alerts of (at least) the same alerts, when the caller has it already."""
     history = _with_history(data, alerts)
     recipe = ranker.recipe
     context = recipe.over(data.journey_outcomes, history, data.changes, data.feedback).context
-    return ranker_rows(alerts, recipe.features(alerts, context))
+    if grouped is None:
+        grouped = recipe.incidents(history, data.changes)
+    return ranker_rows(alerts, recipe.features(with_incidents(alerts, grouped), context))
 
 
 def score(
@@ -115,7 +118,7 @@ def score(
         grouped = grouped_alerts(ranker, data, alerts)
         targets = with_earlier_members(data, alerts, grouped)
         with spark_session() as spark:
-            rows = scoring_rows(ranker, data, targets)
+            rows = scoring_rows(ranker, data, targets, grouped)
             ranked = rank_on_spark(spark, model_uri, rows, version or "")
         ranked = by_incident(ranked, targets, alerts, grouped, policy, ranker)
     elif engine == "pandas":

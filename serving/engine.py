@@ -19,6 +19,7 @@ import pandas as pd
 from pydantic import TypeAdapter
 
 from features.clock import Clock
+from features.families.incident import with_incidents
 from features.journey_map import JourneyMap, load_journey_map
 from features.schemas import TIMESTAMP_DTYPE
 from features.settings import Settings
@@ -281,12 +282,13 @@ class RankingEngine:
                 try:
                     self.store.put("alerts", frame)
                     self.live.sync()
-                    incident_of = self._assign_incidents(frame)
+                    grouped = self._assign_incidents(frame)
+                    incident_of = grouped["incident_id"].to_dict()
                 except Exception as err:
                     _fail(group, err, STATE_STORE)
                     return
                 try:
-                    features = self.live.features_for(frame)
+                    features = self.live.features_for(with_incidents(frame, grouped))
                 except Exception as err:
                     _fail(group, err, FEATURES)
                     return
@@ -321,11 +323,12 @@ class RankingEngine:
             request.answers, request.lag, request.incident_of = part, lag, incident_of
             request.done.set()
 
-    def _assign_incidents(self, frame: pd.DataFrame) -> dict[str, str]:
-        """The pass's alerts joined to incidents, in fire order, and the grouper persisted."""
-        ids = self.incidents.assign(frame)
+    def _assign_incidents(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The pass's alerts joined to incidents, in fire order, and the grouper persisted: the
+        grouper's answer by alert_id (each alert's incident as it stood when it joined)."""
+        grouped = self.incidents.answer(frame)
         self.incidents.persist(self.store, force=False)
-        return dict(zip(frame["alert_id"].tolist(), ids, strict=True))
+        return grouped
 
     def _take_group(self) -> list[_Request]:
         """The oldest waiting request, and the waiting ones one pass ranks as serial ones would.

@@ -65,7 +65,14 @@ class IncidentBook:
 
     def assign(self, alerts: pd.DataFrame) -> list[str]:
         """Each alert's incident id, in the frame's order: an alert seen before keeps its own."""
-        return self.grouper.assign(alerts)["incident_id"].tolist()
+        return self.answer(alerts)["incident_id"].tolist()
+
+    def answer(self, alerts: pd.DataFrame) -> pd.DataFrame:
+        """The grouper's answer (INCIDENT_COLUMNS) for each alert as it stood when it joined, by
+        alert_id, in the frame's order: what the incident features read."""
+        answer = self.grouper.assign(alerts)
+        answer.index = pd.Index(alerts["alert_id"].astype(str).to_numpy(dtype=object))
+        return answer
 
     def add_changes(self, changes: pd.DataFrame) -> None:
         self.grouper.add_changes(changes)

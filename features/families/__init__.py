@@ -7,6 +7,7 @@ from features.families import (
     alert_history,
     change,
     concurrency,
+    incident,
     journey,
     journey_health,
     live_state,
@@ -20,4 +21,5 @@ FAMILIES = {
     "Alert history": alert_history,
     "Concurrency": concurrency,
     "Changes": change,
+    "The incident so far": incident,
 }

@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.baselines import fit_baselines
 from features.config import FeatureJobConfig
+from features.families.incident import with_incidents
 from features.labels import LABEL_COLUMNS, label_history
 from features.loading import DataDir
 from features.recipe import Recipe
@@ -52,7 +53,10 @@ def build_feature_table_spark(
     state = FittedState(plan, Recipe.of(data.journey_map, baselines, config, step_ns, stages))
     # one shuffle partition a slice: a slice is the unit of work, and empty partitions cost a task each
     spark.conf.set("spark.sql.shuffle.partitions", str(plan.n_slices))
-    alerts = _by_slice(to_spark(spark, data.alerts), "fired_at", plan, plan.alert_lookback_ns, 0)
+    # incidents run through the whole history in fire order: grouped once here, the alerts carry them
+    incidents = state.recipe.incidents(data.alerts, data.changes)
+    with_incident = with_incidents(data.alerts, incidents)
+    alerts = _by_slice(to_spark(spark, with_incident), "fired_at", plan, plan.alert_lookback_ns, 0)
     outcomes = _by_slice(
         to_spark(spark, data.journey_outcomes),
         "window_start",
@@ -61,7 +65,7 @@ def build_feature_table_spark(
         plan.outcomes_after_ns,
     )
     grouped = alerts.groupBy(SLICE).cogroup(outcomes.groupBy(SLICE))
-    dtypes = _Dtypes(data)
+    dtypes = _Dtypes(data, with_incident)
     derived = restore(
         collect(
             grouped.applyInPandas(_task(state, dtypes, None, None, "labels"), dtypes.labels_ddl)
@@ -76,7 +80,9 @@ def build_feature_table_spark(
     features = collect(grouped.applyInPandas(task, dtypes.features_ddl))
     changes.destroy()
     shared_history.destroy()
-    return assemble_feature_table(data, state, derived, restore(features, dtypes.features))
+    return assemble_feature_table(
+        data, state, derived, restore(features, dtypes.features), incidents
+    )
 
 
 def _slices(data: DataDir, parallelism: int) -> int:
@@ -107,8 +113,8 @@ def _slice_of(t, plan: SlicePlan):
 class _Dtypes:
     """The dtypes of every frame that crosses Spark, to restore them on the other side."""
 
-    def __init__(self, data: DataDir) -> None:
-        self.alerts = dict(data.alerts.dtypes)
+    def __init__(self, data: DataDir, alerts: pd.DataFrame) -> None:
+        self.alerts = dict(alerts.dtypes)  # the data's alerts with their incident columns
         self.outcomes = dict(data.journey_outcomes.dtypes)
         self.labels = _label_dtypes()
         self.features = _feature_dtypes(data)

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 
 from features.build import CATEGORICAL, FEATURE_NAMES
+from features.families.incident import with_incidents
+from features.incidents import IncidentGrouper
 from features.loading import load_data_dir
 from features.online import OnlineFeatureState, Retention
 from features.table import build_feature_table
@@ -32,10 +34,13 @@ def sample(sample_dir):
 
 
 def replay(data, feedback, offline, retention: Retention) -> pd.DataFrame:
-    """Feed history hour by hour, in time order, and ask for each hour's alerts' features as they arrive."""
+    """Feed history hour by hour, in time order, and ask for each hour's alerts' features as they
+    arrive, each hour's alerts grouped by one incident grouper fed the same batches (as the
+    service's is) before their features are asked for."""
     state = OnlineFeatureState(
         data.journey_map, offline.baselines, offline.config, offline.window_ns, retention
     )
+    grouper = IncidentGrouper(data.journey_map, offline.config.incidents)
     outcome_end = data.journey_outcomes["window_start"] + data.window
     start = data.alerts["fired_at"].min().floor("h")
     pushed = pd.Timestamp.min.tz_localize("UTC")
@@ -43,13 +48,16 @@ def replay(data, feedback, offline, retention: Retention) -> pd.DataFrame:
     for hour in pd.date_range(start, data.alerts["fired_at"].max() + HOUR, freq="h"):
         end = hour + HOUR
         state.add_outcomes(data.journey_outcomes[(outcome_end > pushed) & (outcome_end <= end)])
-        state.add_changes(data.changes[(data.changes["ts"] >= pushed) & (data.changes["ts"] < end)])
+        changes = data.changes[(data.changes["ts"] >= pushed) & (data.changes["ts"] < end)]
+        state.add_changes(changes)
+        grouper.add_changes(changes)
         state.add_feedback(feedback[(feedback["ts"] >= pushed) & (feedback["ts"] < end)])
         pushed = end
         batch = data.alerts[(data.alerts["fired_at"] >= hour) & (data.alerts["fired_at"] < end)]
         if len(batch):
             state.add_alerts(batch)
-            answers.append(state.features_for(batch))
+            grouped = grouper.assign(batch).set_axis(batch["alert_id"].astype(str))
+            answers.append(state.features_for(with_incidents(batch, grouped)))
         state.prune(hour)
     return pd.concat(answers, ignore_index=True)
 
@@ -77,3 +85,6 @@ def test_replaying_the_sample_through_the_online_state_gives_the_offline_feature
     online = replay(data, feedback, offline, Retention())
     assert len(online) == len(data.alerts)
     assert_same_features(online, offline.frame)
+    # the incident features are not trivially equal: incidents of several alerts and services
+    assert (online["incident_alerts_so_far"] > 1).mean() > 0.05
+    assert (online["incident_services_so_far"] > 1).any()
