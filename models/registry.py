@@ -78,6 +78,7 @@ class GateDecision:
     metric: str
     rules_beaten: dict[str, tuple[float, float]] | None = None  # rule -> (model, rule) PR-AUC
     lost_to: tuple[str, ...] = ()  # the rules the model did not beat
+    pr_auc: tuple[float, float] | None = None  # (new model, champion) PR-AUC, the gate's guard
 
     @property
     def promoted(self) -> bool:
@@ -94,9 +95,13 @@ class GateDecision:
         if self.champion_figure is None:
             return f"no champion yet: version becomes @{CHAMPION} ({self.metric} {self.new_figure:.3f})"
         verb = "beats" if self.promoted else "does not beat"
+        guard = (
+            "" if self.pr_auc is None else f", PR-AUC {self.pr_auc[0]:.3f} vs {self.pr_auc[1]:.3f}"
+        )
         return (
             f"new model {verb} champion v{self.champion_version} on the same held-out days: "
-            f"{self.metric} {self.new_figure:.3f} vs {self.champion_figure:.3f} → @{self.alias}"
+            f"{self.metric} {self.new_figure:.3f} vs {self.champion_figure:.3f}{guard} → "
+            f"@{self.alias}"
         )
 
 
@@ -106,14 +111,19 @@ def gate(
     champion_version: str | None,
     metric: str,
     rule_pr_auc: dict[str, tuple[float, float]] | None = None,
+    pr_auc: tuple[float, float] | None = None,
 ) -> GateDecision:
     """Champion only when the model beats every rule (`rule_pr_auc`: rule -> (model, rule) PR-AUC
     on the held-out days, strictly) and is strictly better than the champion on the primary
-    metric (a tie keeps the proven model)."""
+    metric (a tie keeps the proven model) without being worse on PR-AUC (`pr_auc`: new model,
+    champion). The primary metric reads the top of the ranking at the page budget only, where a
+    crude model can match a fine one; a model that gives up the rest of the ordering for it is
+    left for a person to promote."""
     lost = tuple(
         rule for rule, (model, figure) in (rule_pr_auc or {}).items() if not model > figure
     )
-    better = champion_figure is None or new_figure > champion_figure
+    guarded = pr_auc is None or pr_auc[0] >= pr_auc[1]
+    better = champion_figure is None or (new_figure > champion_figure and guarded)
     return GateDecision(
         CHAMPION if better and not lost else CHALLENGER,
         new_figure,
@@ -122,6 +132,7 @@ def gate(
         metric,
         rule_pr_auc,
         lost,
+        pr_auc if champion_figure is not None else None,
     )
 
 

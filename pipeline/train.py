@@ -219,7 +219,10 @@ def _gate(
         scored["impact_probability"].to_numpy(),
         evaluation.budget,
     )
-    return gate(evaluation.figure(), champion_eval.figure(), str(current.version), metric, rules)
+    pr_auc = (evaluation.figure(metric="pr_auc"), champion_eval.figure(metric="pr_auc"))
+    return gate(
+        evaluation.figure(), champion_eval.figure(), str(current.version), metric, rules, pr_auc
+    )
 
 
 def rule_figures(evaluation: Evaluation) -> dict[str, tuple[float, float]]:

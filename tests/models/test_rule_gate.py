@@ -30,6 +30,17 @@ def test_beating_every_rule_and_the_champion_promotes():
     assert gate(0.9, 0.5, "1", "iw_recall_at_budget", rules).alias == CHAMPION
 
 
+def test_a_model_that_buys_the_budgets_recall_with_the_rest_of_the_ordering_stays_challenger():
+    """The primary metric reads only the top of the ranking at the page budget: a model a hair
+    better there but far worse on PR-AUC does not replace the champion on its own."""
+    rules = {"severity": (0.41, 0.1)}
+    trade = gate(0.874, 0.870, "1", "iw_recall_at_budget", rules, pr_auc=(0.41, 0.66))
+    assert trade.alias == CHALLENGER
+    assert "PR-AUC 0.410 vs 0.660" in trade.sentence()
+    both = gate(0.874, 0.870, "1", "iw_recall_at_budget", rules, pr_auc=(0.66, 0.66))
+    assert both.alias == CHAMPION
+
+
 @pytest.mark.integration
 def test_train_keeps_a_model_that_loses_to_severity_off_champion(tmp_path, sample_dir):
     """Verdicts that say exactly the critical alerts hurt users make severity a perfect ordering

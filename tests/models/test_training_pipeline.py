@@ -79,7 +79,8 @@ def test_a_worse_model_stays_challenger_and_the_decision_is_logged(
     weak = TrainConfig(lightgbm=LightGBMConfig(max_rounds=1, early_stopping_rounds=1, num_leaves=2))
     second = train(sample_dir, settings, weak)
     assert second.decision.alias == CHALLENGER
-    assert second.decision.new_figure < second.decision.champion_figure
+    decision = second.decision  # worse on the budget's recall, or on the rest of the ordering
+    assert decision.new_figure < decision.champion_figure or decision.pr_auc[0] < decision.pr_auc[1]
     assert str(client.get_model_version_by_alias("journeyrank", CHAMPION).version) == first.version
     assert (
         str(client.get_model_version_by_alias("journeyrank", CHALLENGER).version) == second.version
