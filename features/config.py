@@ -196,7 +196,7 @@ class AttributionConfig(_Config):
         "of their own ordering on the sample (the training test asks 0.9); with them, 0.96.",
     )
     incident_members: bool = Field(
-        False,
+        True,
         description="Credit also the alerts the incident grouper put in a credited alert's "
         "incident, fired from `lead_min` before its episode to `late_grace_min` after it: "
         "symptoms on services that call a credited service within `incident_hops` calls, and "

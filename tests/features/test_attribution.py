@@ -450,7 +450,10 @@ def test_end_to_end_the_grouper_ties_a_callers_symptoms_to_a_credited_cause(hist
         attribute_impact(
             frame, history, STAGES, MAP, baselines, int(STEP.value), config, grouped
         ).set_index("alert_id")["label"]
-        for config in (AttributionConfig(incident_members=True), AttributionConfig())
+        for config in (
+            AttributionConfig(incident_members=True),
+            AttributionConfig(incident_members=False),
+        )
     )
     assert (on[[f"db-{i}" for i in range(len(OUTAGES))]] == 1).all()
     assert on["cart-with-it"] == 1 and on["cart-later"] == 1
