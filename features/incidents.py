@@ -138,6 +138,7 @@ class _Open:
         "stages",
         "stages_text",
         "started",
+        "text",
         "where",
     )
 
@@ -168,6 +169,7 @@ class _Open:
         self.informative = 0  # its telling alerts: symptoms from rules that seldom fire alone
         self.expires = 0  # from when it counts as closed, unless it changes meanwhile (live only)
         self.where: _Index | None = None  # the index it is found by while live
+        self.text: str | None = None  # as_state as JSON, kept until it changes (see state_text)
 
     def as_state(self) -> dict:
         return {
@@ -437,11 +439,31 @@ class IncidentGrouper:
         """The grouper as JSON-able data: live incidents, the latest closed ones, firing alerts,
         the changes still recent enough to matter and how often each rule has fired."""
         kept = [self._incidents[incident_id] for incident_id in self._closed]
+        state = self._state_besides_incidents()
+        return {
+            "version": state.pop("version"),
+            "clock": state.pop("clock"),
+            "incidents": [r.as_state() for r in (*kept, *self._live.values())],
+            **state,
+        }
+
+    def state_text(self) -> str:
+        """to_state() as compact JSON text. Each incident's part is kept from one call to the
+        next until the incident changes: most of a large state is incidents no alert touched."""
+        state = self._state_besides_incidents()
+        parts = []
+        for record in (*map(self._incidents.__getitem__, self._closed), *self._live.values()):
+            if record.text is None:
+                record.text = _compact(record.as_state())
+            parts.append(record.text)
+        head = _compact({"version": state.pop("version"), "clock": state.pop("clock")})
+        return f'{head[:-1]},"incidents":[{",".join(parts)}],{_compact(state)[1:]}'
+
+    def _state_besides_incidents(self) -> dict:
         since = self._clock - self._change_window
         return {
             "version": STATE_VERSION,
             "clock": self._clock,
-            "incidents": [r.as_state() for r in (*kept, *self._live.values())],
             "ends": self._ends,
             "pending": self._pending,
             "changes": [
@@ -682,6 +704,7 @@ class IncidentGrouper:
 
     def _join(self, record: _Open, alert_id: str, evidence: _AlertEvidence, now: int) -> None:
         service, index = evidence.service, record.where  # a live one: _pick, or none yet
+        record.text = None  # changed by this alert (here, and in _assign_one and _best_candidate)
         record.alert_ids.append(alert_id)
         record.last_alert = now
         self._incident_of[alert_id] = record.incident_id
@@ -772,6 +795,7 @@ class IncidentGrouper:
             del self._ends[alert_id]
             record = self._incidents.get(self._incident_of.get(alert_id, ""))
             if record is not None:
+                record.text = None
                 record.firing -= 1
                 record.last_resolved = max(record.last_resolved, end)
                 if record.firing <= 0 and record.closed_at is None:
@@ -806,6 +830,7 @@ class IncidentGrouper:
     def _close(self, record: _Open, now: int) -> None:
         """A live incident found closed at `now` (it is in `_dying`): closed from then on."""
         record.closed_at = self._closing_time(record, now, record.firing, record.last_resolved)
+        record.text = None
         self._unindex(record)
         self._closed.append(record.incident_id)
         while len(self._closed) > self.config.keep_closed:
@@ -957,6 +982,11 @@ def group_incidents(
     """Offline: one fresh IncidentGrouper over the whole history in fired_at order (same answer
     as feeding the same alerts online in any batching)."""
     return IncidentGrouper(journey_map, config).assign(alerts, changes)
+
+
+def _compact(value: object) -> str:
+    # no spaces and no check for cycles (the state has none): it is megabytes when many are open
+    return json.dumps(value, separators=(",", ":"), check_circular=False)
 
 
 def _as_ns(values: pd.Series, missing: int | None = None) -> np.ndarray:
