@@ -596,8 +596,8 @@ class IncidentGrouper:
     def _best_of(
         self, found: set[str], level: int, evidence: _AlertEvidence, now: int, noisy: bool
     ) -> tuple | None:
-        """The best incident among `found` (by key of telling ones, alive) an alert may join at
-        `level` below a key, with its rank; None if it may join none."""
+        """The best of `found` (live incidents with a telling alert, not closed by now) that the
+        alert may join at `level` (below a key): its rank with the record last; None if none."""
         best = None
         live = self._live
         for incident_id in found:
