@@ -119,6 +119,7 @@ class _Open:
         "closed_at",
         "cone",
         "confirmed",
+        "expires",
         "firing",
         "grown",
         "incident_id",
@@ -138,6 +139,8 @@ class _Open:
         "stages",
         "stages_text",
         "started",
+        "text",
+        "where",
     )
 
     def __init__(self, incident_id: str, started: int) -> None:
@@ -165,6 +168,9 @@ class _Open:
         self.reason = ""
         self.seq = 0  # place among live incidents (oldest first), set when it goes live
         self.informative = 0  # its telling alerts: symptoms from rules that seldom fire alone
+        self.expires = 0  # from when it counts as closed, unless it changes meanwhile (live only)
+        self.where: _Index | None = None  # the index it is found by while live
+        self.text: str | None = None  # as_state as JSON, kept until it changes (see state_text)
 
     def as_state(self) -> dict:
         return {
@@ -218,6 +224,63 @@ class _Open:
         return record
 
 
+class _Index:
+    """Live incident ids by what an alert may share with them: a root, a rule (alert series), a
+    stage at risk, a service in the cone (only when siblings may join)."""
+
+    __slots__ = ("by_cone", "by_root", "by_rule", "by_stage", "cones")
+
+    def __init__(self, cones: bool) -> None:
+        self.by_root: dict[str, set[str]] = {}
+        self.by_rule: dict[str, set[str]] = {}
+        self.by_stage: dict[str, set[str]] = {}
+        self.by_cone: dict[str, set[str]] = {}
+        self.cones = cones
+
+    def add(self, record: _Open) -> None:
+        record.where = self
+        incident_id = record.incident_id
+        for by, values in self._of(record):
+            for value in values:
+                if value in by:
+                    by[value].add(incident_id)
+                else:
+                    by[value] = {incident_id}
+
+    def remove(self, record: _Open) -> None:
+        record.where = None
+        incident_id = record.incident_id
+        for by, values in self._of(record):
+            for value in values:
+                found = by[value]
+                if len(found) == 1:
+                    del by[value]
+                else:
+                    found.discard(incident_id)
+
+    def _of(self, record: _Open) -> tuple:
+        if self.cones:
+            return (
+                (self.by_root, record.roots),
+                (self.by_rule, record.rules),
+                (self.by_stage, record.stages),
+                (self.by_cone, record.cone),
+            )
+        return (
+            (self.by_root, record.roots),
+            (self.by_rule, record.rules),
+            (self.by_stage, record.stages),
+        )
+
+
+def _drop(by: dict[str, set[str]], value: str, incident_id: str) -> None:
+    found = by.get(value)
+    if found is not None:
+        found.discard(incident_id)
+        if not found:
+            del by[value]
+
+
 class _AlertEvidence(NamedTuple):
     """What one alert brings to the join decision, parsed from its row once."""
 
@@ -253,11 +316,15 @@ class IncidentGrouper:
         self._clock = -(2**62)
         self._incidents: dict[str, _Open] = {}  # every incident kept, by id
         self._live: dict[str, _Open] = {}  # not closed yet
-        self._by_root: dict[str, set[str]] = {}  # root service -> live incident ids
         self._by_key: dict[str, str] = {}  # upstream group key -> live incident id
-        self._by_rule: dict[str, set[str]] = {}  # one alert series -> live incident ids
-        self._by_stage: dict[str, set[str]] = {}  # stage at risk -> live incident ids
-        self._by_cone: dict[str, set[str]] = {}  # service in an incident's cone -> live ids
+        # Live incidents are found by an alert's evidence in one of two indexes: `_pick`, those an
+        # alert may join other than by key (a telling alert, not closed by now); `_dying`, those
+        # closed by now but not yet seen so (one is, as before, when it is first a candidate or
+        # at a sweep). The rest (no telling alert yet) are found only by key. So an alert looks
+        # only at incidents it could join, and at those to close.
+        self._pick = _Index(cones=self._related_window > 0)
+        self._dying = _Index(cones=self._related_window > 0)
+        self._expiry: list[tuple[int, str]] = []  # (expires, incident id), stale ones skipped
         self._went_live = 0  # live incidents so far: each one's seq
         self._incident_of: dict[str, str] = {}  # alert_id -> incident id
         self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
@@ -373,11 +440,31 @@ class IncidentGrouper:
         """The grouper as JSON-able data: live incidents, the latest closed ones, firing alerts,
         the changes still recent enough to matter and how often each rule has fired."""
         kept = [self._incidents[incident_id] for incident_id in self._closed]
+        state = self._state_besides_incidents()
+        return {
+            "version": state.pop("version"),
+            "clock": state.pop("clock"),
+            "incidents": [r.as_state() for r in (*kept, *self._live.values())],
+            **state,
+        }
+
+    def state_text(self) -> str:
+        """to_state() as compact JSON text. Each incident's part is kept from one call to the
+        next until the incident changes: most of a large state is incidents no alert touched."""
+        state = self._state_besides_incidents()
+        parts = []
+        for record in (*map(self._incidents.__getitem__, self._closed), *self._live.values()):
+            if record.text is None:
+                record.text = _compact(record.as_state())
+            parts.append(record.text)
+        head = _compact({"version": state.pop("version"), "clock": state.pop("clock")})
+        return f'{head[:-1]},"incidents":[{",".join(parts)}],{_compact(state)[1:]}'
+
+    def _state_besides_incidents(self) -> dict:
         since = self._clock - self._change_window
         return {
             "version": STATE_VERSION,
             "clock": self._clock,
-            "incidents": [r.as_state() for r in (*kept, *self._live.values())],
             "ends": self._ends,
             "pending": self._pending,
             "changes": [
@@ -432,6 +519,7 @@ class IncidentGrouper:
         now = max(fired, self._clock)
         self._clock = now
         self._apply_resolutions(now)
+        self._find_dying(now)
         noisy = self._noisy(evidence.service_rule, now)
         record = self._best_candidate(evidence, now, noisy)
         if record is None:
@@ -439,8 +527,12 @@ class IncidentGrouper:
             self._incidents[record.incident_id] = record
             self._index(record)
         self._join(record, alert_id, evidence, now)
-        record.informative += not noisy and self._a_failure_sign(evidence)
+        if not noisy and self._a_failure_sign(evidence):
+            record.informative += 1
+            if record.where is None:
+                self._pick.add(record)
         self._start_firing(record, alert_id, fired, resolved)
+        self._expire_at(record)
         if len(self._live) >= self._sweep_at:
             self._sweep(now)
         return self._answer(record, len(record.alert_ids))
@@ -468,63 +560,101 @@ class IncidentGrouper:
         from a rule that is not noisy): a rule that fires that often on its own, or a strained
         resource alone, says little about a failure. Among equals, the incident with more
         telling alerts (the established failure) wins."""
-        strength: dict[str, int] = {}
-        for key in evidence.keys:
-            if key in self._by_key:
-                strength[self._by_key[key]] = _BY_KEY
-        for incident_id in self._by_rule.get(evidence.rule, ()):
-            strength.setdefault(incident_id, _BY_RULE)
-        if evidence.anomaly is None or evidence.anomaly >= self.config.min_anomaly_score:
-            for near in self._topology.near(evidence.service):
-                for incident_id in self._by_root.get(near, ()):
-                    strength.setdefault(incident_id, _BY_GRAPH)
-            for stage in evidence.probes:
-                for incident_id in self._by_stage.get(stage, ()):
-                    strength.setdefault(incident_id, _BY_GRAPH)
-            self._add_related(strength, evidence, now)
-        best, best_rank = None, None
-        for incident_id, level in strength.items():  # strongest first
-            record = self._live.get(incident_id)
-            if record is None or not self._alive(record, now):
-                continue  # every candidate is checked for closing, taken or not
-            if best_rank is not None and level < best_rank[0]:
-                continue
-            if level < _BY_KEY:
-                if not record.informative:
-                    continue
-                if noisy and not (record.confirmed and evidence.service in record.services):
-                    continue  # noise, unless on a service already failing in a confirmed incident
-                if evidence.rule in record.rules and not record.confirmed:
-                    continue  # a flap of its only symptoms is no second symptom
-                if level <= _BY_GRAPH and not (
-                    self._forming(record, now) and self._a_symptom(record, evidence, level)
-                ):
-                    continue
-                if not self._compatible(record, evidence):
-                    continue
-                if (
-                    level == _BY_GRAPH
-                    and evidence.probes
-                    and now - record.started > self._probe_window
-                ):
-                    continue  # a check names a stage, not a cause: late, a new failure of it
-            shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
-            rank = (
-                level,
-                shared,
-                record.informative,
-                record.last_alert,
-                -record.started,
-                record.incident_id,
+        anomalous = evidence.anomaly is None or evidence.anomaly >= self.config.min_anomaly_score
+        if self._dying.by_rule:
+            self._close_candidates(evidence, now, anomalous)
+        live, pick = self._live, self._pick
+        keyed = {self._by_key[key] for key in evidence.keys if key in self._by_key}
+        if keyed:  # any live incident: a shared key is the strongest evidence there is
+            return max(
+                map(live.__getitem__, keyed),
+                key=lambda record: self._rank(record, evidence, _BY_KEY),
             )
-            if best_rank is None or rank > best_rank:
-                best, best_rank = record, rank
-        if best is not None and best_rank[0] <= _BY_GRAPH:
-            if now - best.grown <= self._join_gap:
-                best.burst += 1  # another symptom in a burst: a failure, not a coincidence
-                best.confirmed = best.burst >= self.config.confirm_symptoms
-            best.grown = now
-        return best
+        # Weaker evidence, level by level: an incident is weighed at the strongest it has
+        seen = pick.by_rule.get(evidence.rule, set())
+        best = self._best_of(seen, _BY_RULE, evidence, now, noisy)
+        if best is None and anomalous:
+            graph: set[str] = set()
+            for near in self._topology.near(evidence.service):
+                graph.update(pick.by_root.get(near, ()))
+            for stage in evidence.probes:
+                graph.update(pick.by_stage.get(stage, ()))
+            graph -= seen
+            best = self._best_of(graph, _BY_GRAPH, evidence, now, noisy)
+            if best is None and self._related_window:
+                related = self._related(pick, evidence, now)
+                related -= seen
+                related -= graph
+                best = self._best_of(related, _BY_RELATION, evidence, now, noisy)
+        if best is not None and best[0] <= _BY_GRAPH:
+            record = best[-1]
+            if now - record.grown <= self._join_gap:
+                record.burst += 1  # another symptom in a burst: a failure, not a coincidence
+                record.confirmed = record.burst >= self.config.confirm_symptoms
+            record.grown = now
+        return None if best is None else best[-1]
+
+    def _best_of(
+        self, found: set[str], level: int, evidence: _AlertEvidence, now: int, noisy: bool
+    ) -> tuple | None:
+        """The best of `found` (live incidents with a telling alert, not closed by now) that the
+        alert may join at `level` (below a key): its rank with the record last; None if none."""
+        best = None
+        live = self._live
+        for incident_id in found:
+            record = live[incident_id]
+            if noisy and not (record.confirmed and evidence.service in record.services):
+                continue  # noise, unless on a service already failing in a confirmed incident
+            if evidence.rule in record.rules and not record.confirmed:
+                continue  # a flap of its only symptoms is no second symptom
+            if level <= _BY_GRAPH and not (
+                self._forming(record, now) and self._a_symptom(record, evidence, level)
+            ):
+                continue
+            if not self._compatible(record, evidence):
+                continue
+            if level == _BY_GRAPH and evidence.probes and now - record.started > self._probe_window:
+                continue  # a check names a stage, not a cause: late, a new failure of it
+            rank = self._rank(record, evidence, level)
+            if best is None or rank > best:
+                best = rank
+        return None if best is None else (*best, live[best[5]])
+
+    @staticmethod
+    def _rank(record: _Open, evidence: _AlertEvidence, level: int) -> tuple:
+        """Among incidents an alert may join: the strongest evidence, then the most shared labels,
+        the most telling alerts, the latest alert, the earliest start."""
+        shared = sum(value in record.labels.get(k, ()) for k, value in evidence.labels)
+        return (
+            level,
+            shared,
+            record.informative,
+            record.last_alert,
+            -record.started,
+            record.incident_id,
+        )
+
+    def _close_candidates(self, evidence: _AlertEvidence, now: int, anomalous: bool) -> None:
+        """Close the incidents, closed by now, that the alert would weigh (as it weighs every
+        candidate: the same ones close at the same alert, whatever it joins)."""
+        dying, live = self._dying, self._live
+        found = set(dying.by_rule.get(evidence.rule, ()))
+        for key in evidence.keys:
+            incident_id = self._by_key.get(key)
+            if incident_id is not None and live[incident_id].where is dying:
+                found.add(incident_id)
+        if anomalous:
+            by_root = dying.by_root
+            for near in self._topology.near(evidence.service):
+                if near in by_root:
+                    found.update(by_root[near])
+            for stage in evidence.probes:
+                found.update(dying.by_stage.get(stage, ()))
+            if self._related_window:
+                found.update(self._related(dying, evidence, now))
+        if found:
+            for record in sorted(map(live.__getitem__, found), key=attrgetter("seq")):
+                self._close(record, now)
 
     def _a_failure_sign(self, evidence: _AlertEvidence) -> bool:
         """Errors, latency, unavailability or an anomaly: what users would see. A strained
@@ -551,22 +681,13 @@ class IncidentGrouper:
             )
         return now - record.grown <= self._join_gap
 
-    def _add_related(self, strength: dict[str, int], evidence: _AlertEvidence, now: int) -> None:
+    def _related(self, index: _Index, evidence: _AlertEvidence, now: int) -> set[str]:
         """Young incidents whose services call what the alert's service calls (siblings)."""
-        if not self._related_window:
-            return
-        since, live, by_cone = now - self._related_window, self._live, self._by_cone
+        since, live = now - self._related_window, self._live
         found: set[str] = set()
         for service in self._topology.cone(evidence.service):
-            found.update(by_cone.get(service, ()))
-        young = [
-            record
-            for record in map(live.__getitem__, found.difference(strength))
-            if record.started >= since
-        ]
-        young.sort(key=attrgetter("seq"), reverse=True)  # newest first, as the closing checks run
-        for record in young:
-            strength[record.incident_id] = _BY_RELATION
+            found.update(index.by_cone.get(service, ()))
+        return {incident_id for incident_id in found if live[incident_id].started >= since}
 
     def _compatible(self, record: _Open, evidence: _AlertEvidence) -> bool:
         if (
@@ -583,7 +704,8 @@ class IncidentGrouper:
         return True
 
     def _join(self, record: _Open, alert_id: str, evidence: _AlertEvidence, now: int) -> None:
-        service = evidence.service
+        service, index = evidence.service, record.where  # a live one: _pick, or none yet
+        record.text = None  # changed by this alert (here, and in _assign_one and _best_candidate)
         record.alert_ids.append(alert_id)
         record.last_alert = now
         self._incident_of[alert_id] = record.incident_id
@@ -596,19 +718,22 @@ class IncidentGrouper:
             self._by_key[key] = record.incident_id
         if evidence.rule not in record.rules:
             record.rules.add(evidence.rule)
-            self._by_rule.setdefault(evidence.rule, set()).add(record.incident_id)
+            if index is not None:
+                index.by_rule.setdefault(evidence.rule, set()).add(record.incident_id)
         if service not in record.services:
             record.services.append(service)
             for widened in self._topology.cone(service) - record.cone:
                 record.cone.add(widened)
-                self._by_cone.setdefault(widened, set()).add(record.incident_id)
+                if index is not None and index.cones:
+                    index.by_cone.setdefault(widened, set()).add(record.incident_id)
             new_stages = [s for s in self._topology.stages(service) if s not in record.stage_set]
             if new_stages:
                 record.stages.extend(new_stages)
                 record.stage_set.update(new_stages)
                 record.stages_text = ";".join(record.stages)
-                for stage in new_stages:
-                    self._by_stage.setdefault(stage, set()).add(record.incident_id)
+                if index is not None:
+                    for stage in new_stages:
+                        index.by_stage.setdefault(stage, set()).add(record.incident_id)
             self._place_root(record, service)
         record.root, record.reason = self._root_candidate(record, now)
 
@@ -618,11 +743,14 @@ class IncidentGrouper:
         if any(root in below for root in record.roots):
             return  # a caller of a root: a symptom
         deeper = [root for root in record.roots if service in self._topology.below(root)]
+        index = record.where
         for root in deeper:
             record.roots.remove(root)
-            self._by_root[root].discard(record.incident_id)
+            if index is not None:
+                _drop(index.by_root, root, record.incident_id)
         record.roots.append(service)
-        self._by_root.setdefault(service, set()).add(record.incident_id)
+        if index is not None:
+            index.by_root.setdefault(service, set()).add(record.incident_id)
 
     def _root_candidate(self, record: _Open, now: int) -> tuple[str, str]:
         """The deepest service, or what it calls directly when that changed recently; among
@@ -668,19 +796,46 @@ class IncidentGrouper:
             del self._ends[alert_id]
             record = self._incidents.get(self._incident_of.get(alert_id, ""))
             if record is not None:
+                record.text = None
                 record.firing -= 1
                 record.last_resolved = max(record.last_resolved, end)
+                if record.firing <= 0 and record.closed_at is None:
+                    self._expire_at(record)  # its last firing ended: it may close earlier
 
-    def _alive(self, record: _Open, now: int) -> bool:
-        closed = self._closing_time(record, now, record.firing, record.last_resolved)
-        if closed is None:
-            return True
-        record.closed_at = closed
+    def _expire_at(self, record: _Open) -> None:
+        """Note from when a live incident is closed unless it changes meanwhile: the first time
+        _closing_time gives one. A later time needs no new entry (the earlier one, when due,
+        is put back at the record's time)."""
+        expires = record.last_alert + self._quiet + 1
+        if record.firing <= 0:
+            expires = min(expires, record.last_resolved + self._grace + 1)
+        if expires < record.expires or not record.expires:
+            heapq.heappush(self._expiry, (expires, record.incident_id))
+        record.expires = expires
+
+    def _find_dying(self, now: int) -> None:
+        """Move the live incidents closed by `now` from `_pick` (or no index) to `_dying`."""
+        expiry, live, dying = self._expiry, self._live, self._dying
+        while expiry and expiry[0][0] <= now:
+            _, incident_id = heapq.heappop(expiry)
+            record = live.get(incident_id)
+            if record is None or record.where is dying:
+                continue  # closed, or found before
+            if record.expires > now:
+                heapq.heappush(expiry, (record.expires, incident_id))  # it went on meanwhile
+                continue
+            if record.where is not None:
+                record.where.remove(record)
+            dying.add(record)
+
+    def _close(self, record: _Open, now: int) -> None:
+        """A live incident found closed at `now` (it is in `_dying`): closed from then on."""
+        record.closed_at = self._closing_time(record, now, record.firing, record.last_resolved)
+        record.text = None
         self._unindex(record)
         self._closed.append(record.incident_id)
         while len(self._closed) > self.config.keep_closed:
             self._forget(self._incidents.pop(self._closed.popleft()))
-        return False
 
     def _forget(self, record: _Open) -> None:
         """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
@@ -698,38 +853,29 @@ class IncidentGrouper:
         return None
 
     def _sweep(self, now: int) -> None:
-        for record in list(self._live.values()):
-            self._alive(record, now)
+        dying = self._dying
+        for record in [r for r in self._live.values() if r.where is dying]:
+            self._close(record, now)
         self._sweep_at = max(256, 2 * len(self._live))
 
     def _index(self, record: _Open) -> None:
         self._went_live += 1
         record.seq = self._went_live
         self._live[record.incident_id] = record
-        for root in record.roots:
-            self._by_root.setdefault(root, set()).add(record.incident_id)
         for key in record.keys:
             self._by_key[key] = record.incident_id
-        for rule in record.rules:
-            self._by_rule.setdefault(rule, set()).add(record.incident_id)
-        for stage in record.stages:
-            self._by_stage.setdefault(stage, set()).add(record.incident_id)
-        for service in record.cone:
-            self._by_cone.setdefault(service, set()).add(record.incident_id)
+        if record.informative:
+            self._pick.add(record)
+        if record.alert_ids:  # a restored one (a new one gets its expiry once it has an alert)
+            self._expire_at(record)
 
     def _unindex(self, record: _Open) -> None:
         self._live.pop(record.incident_id, None)
-        for root in record.roots:
-            self._by_root.get(root, set()).discard(record.incident_id)
+        if record.where is not None:
+            record.where.remove(record)
         for key in record.keys:
             if self._by_key.get(key) == record.incident_id:
                 del self._by_key[key]
-        for rule in record.rules:
-            self._by_rule.get(rule, set()).discard(record.incident_id)
-        for stage in record.stages:
-            self._by_stage.get(stage, set()).discard(record.incident_id)
-        for service in record.cone:
-            self._by_cone.get(service, set()).discard(record.incident_id)
 
     # ------------------------------------------------------------------ answers
 
@@ -838,6 +984,11 @@ def group_incidents(
     """Offline: one fresh IncidentGrouper over the whole history in fired_at order (same answer
     as feeding the same alerts online in any batching)."""
     return IncidentGrouper(journey_map, config).assign(alerts, changes)
+
+
+def _compact(value: object) -> str:
+    # no spaces and no check for cycles (the state has none): it is megabytes when many are open
+    return json.dumps(value, separators=(",", ":"), check_circular=False)
 
 
 def _as_ns(values: pd.Series, missing: int | None = None) -> np.ndarray:

@@ -87,10 +87,10 @@ class IncidentBook:
         if not force and now - self._persisted_at < PERSIST_EVERY_S:
             return
         self.best = {k: v for k, v in self.best.items() if self.grouper.knows(k)}
-        document = {"alerts_seen": self.live.seen["alerts"], "grouper": self.grouper.to_state()}
-        # compact, and no check for cycles (to_state makes none): the document is megabytes of
-        # open incidents, and spaces and the check cost ~40% of writing it
-        text = json.dumps(document, separators=(",", ":"), check_circular=False)
+        # the document is megabytes of open incidents: the grouper keeps the text of those that
+        # did not change since the last time
+        seen = json.dumps(self.live.seen["alerts"], separators=(",", ":"))
+        text = f'{{"alerts_seen":{seen},"grouper":{self.grouper.state_text()}}}'
         store.put_document(STATE_DOCUMENT, text)
         self._persisted_at = now
 
