@@ -188,21 +188,17 @@ class AttributionConfig(_Config):
         description="failure: share of a rule-on-service's chains in failures beyond chance needed.",
     )
     incident_evidence: bool = Field(
-        False,
+        True,
         description="Weigh the size of an alert's incident (features/incidents.py, over the whole "
         "history) as evidence too: the share of candidates beyond chance among alerts whose "
-        "incident holds 1, 2, 3-5 or 6+ alert series (a coincidence most often fires alone). "
-        "Off until the model reads incident features: without them it meets these labels at 0.87 "
-        "of their own ordering on the sample (the training test asks 0.9); with them, 0.96.",
+        "incident holds 1, 2, 3-5 or 6+ alert series (a coincidence most often fires alone).",
     )
     incident_members: bool = Field(
         True,
         description="Credit also the alerts the incident grouper put in a credited alert's "
         "incident, fired from `lead_min` before its episode to `late_grace_min` after it: "
         "symptoms on services that call a credited service within `incident_hops` calls, and "
-        "synthetic checks, where their rule fires in failures beyond chance (`min_incident_share`). "
-        "Off until the model reads incident features (with both: 0.93 of the labels' own "
-        "ordering on the sample with them, 0.86 without).",
+        "synthetic checks, where their rule fires in failures beyond chance (`min_incident_share`).",
     )
     incident_hops: int = Field(
         2, ge=0, description="incident_members: callers this many calls away at most."
