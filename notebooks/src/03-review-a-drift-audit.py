@@ -260,7 +260,8 @@ drift["shifted"].loc[
 # between bins).
 
 # %%
-weighed = drift["shifted"][weighed_by_the_verdict(drift["shifted"], Thresholds())]
+shifted = drift["shifted"]
+weighed = shifted[weighed_by_the_verdict(shifted.reset_index(), Thresholds()).to_numpy()]
 feature = weighed["psi"].idxmax()
 reference = profile["features"][feature]
 
