@@ -13,10 +13,12 @@ from features.baselines import Baselines
 from features.journey_map import JourneyMap
 from features.spec import FeatureSpec
 from models.calibration import ScoreCalibrator
+from models.priority import UnmappedStand
 from models.ranking import Ranker
 from models.tiers import TierThresholds
 
 PROFILE_FILE = "profile.json"
+UNMAPPED_FILE = "unmapped.json"
 
 
 def save_ranker(ranker: Ranker, folder: Path) -> Path:
@@ -32,6 +34,7 @@ def save_ranker(ranker: Ranker, folder: Path) -> Path:
     )
     (folder / "info.json").write_text(json.dumps(ranker.info, indent=2, default=str))
     (folder / PROFILE_FILE).write_text(json.dumps(ranker.profile, default=str))
+    (folder / UNMAPPED_FILE).write_text(json.dumps(ranker.unmapped.to_dict(), indent=2))
     return folder
 
 
@@ -47,9 +50,15 @@ def load_ranker(folder: Path) -> Ranker:
         ),
         info=json.loads((folder / "info.json").read_text()),
         profile=_profile(folder / PROFILE_FILE),
+        unmapped=_unmapped(folder / UNMAPPED_FILE),
     )
 
 
 def _profile(path: Path) -> dict:
     """Models saved before audits existed carry no profile; `journeyrank audit` says so."""
     return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _unmapped(path: Path) -> UnmappedStand:
+    """Models saved before the stand was fitted rank unmapped alerts by the rule they were trained with."""
+    return UnmappedStand(**json.loads(path.read_text())) if path.exists() else UnmappedStand()

@@ -18,12 +18,10 @@ from features.stages import StageIndex
 from features.table import primary_stage
 from features.timeaxis import hour_of_week, to_ns
 from models.calibration import ScoreCalibrator
+from models.priority import UnmappedStand, priority_score
 from models.reasons import reasons_for
 from models.tiers import ROUTES, TierThresholds
 
-UNMAPPED_IMPACT = (
-    0.1  # an unmapped alert still ranks, by probability, but below mapped ones at equal risk
-)
 # Up to this many rows LightGBM explains on one thread: starting and joining OpenMP threads costs
 # more than they save on a request-sized batch (and they spin against the server's own threads).
 ONE_THREAD_ROWS = 256
@@ -56,26 +54,6 @@ def ranker_rows(alerts: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def users_at_risk(features: pd.DataFrame) -> np.ndarray:
-    """Sessions the mapped stages expect over the next half hour, or twice the last 15 min if busier."""
-    expected = features["expected_sessions_30m"].to_numpy(float)
-    live = 2.0 * features["sessions_at_risk_15m"].to_numpy(float)
-    return np.nan_to_num(np.fmax(expected, live))
-
-
-def priority_score(probability: np.ndarray, features: pd.DataFrame) -> np.ndarray:
-    """The ordering score: probability × users at risk × stage impact (README.md, "Concepts in a page").
-
-    Users at risk enter on a log scale (a stage with 10x the traffic is not 10x as urgent at the
-    same probability: most of its users are not hit) and stage impact as the map's customer
-    impact score. The worth of one completion at the alert's own stages is left out on purpose:
-    a failure's cost lands wherever the call graph carries it (and where the map is wrong), so
-    across worlds it ranked a sure failure on a cheap stage below a doubtful one on a dear stage.
-    """
-    impact = np.nan_to_num(features["stage_impact_max"].to_numpy(float), nan=UNMAPPED_IMPACT)
-    return probability * np.log(2.0 + users_at_risk(features)) * np.maximum(impact, UNMAPPED_IMPACT)
-
-
 @dataclass
 class Ranker:
     """Everything needed to rank, fitted at training time and carried as one model."""
@@ -92,6 +70,9 @@ class Ranker:
     profile: dict = field(
         default_factory=dict
     )  # the reference for drift audits (models/profile.py)
+    unmapped: UnmappedStand = field(
+        default_factory=UnmappedStand
+    )  # what an alert the map does not reach stands for in the priority
 
     @cached_property
     def stages(self) -> StageIndex:
@@ -117,7 +98,7 @@ class Ranker:
     def score(self, features: pd.DataFrame, raw: np.ndarray | None = None) -> pd.DataFrame:
         """impact_probability, priority and tier per row, in input order (no explanations: fast)."""
         probability = self.calibrator.predict(self.raw_scores(features) if raw is None else raw)
-        priority = priority_score(probability, features)
+        priority = priority_score(probability, features, self.unmapped)
         return pd.DataFrame(
             {
                 "impact_probability": probability,
@@ -134,7 +115,7 @@ class Ranker:
         explained = self.explain(rows)
         contributions = explained[:, :-1]
         probability = self.calibrator.predict(explained.sum(axis=1))
-        priority = priority_score(probability, rows)
+        priority = priority_score(probability, rows, self.unmapped)
         tier = self.thresholds.tier(priority).astype(object)
         journey, stage = self._primary_stages(rows["service"])
         context = [

@@ -13,7 +13,8 @@ from features.journey_map import JourneyMap
 from features.spec import FeatureSpec
 from models.calibration import ScoreCalibrator
 from models.config import LightGBMConfig, SplitConfig, TrainConfig
-from models.ranking import Ranker, priority_score
+from models.priority import UnmappedStand, priority_score
+from models.ranking import Ranker
 from models.tiers import fit_thresholds
 
 DAY = pd.Timedelta(days=1)
@@ -181,8 +182,11 @@ def fit_ranker(
     raw = booster.predict(spec.model_inputs(split.validation), raw_score=True)
     calibrator = ScoreCalibrator(config.calibration).fit(raw, split.validation["label"])
     probability = calibrator.predict(raw)
+    unmapped = UnmappedStand.fit(split.train)
     thresholds = fit_thresholds(
-        priority_score(probability, split.validation), split.days("validation"), config.page_budget
+        priority_score(probability, split.validation, unmapped),
+        split.days("validation"),
+        config.page_budget,
     )
     return Ranker(
         booster,
@@ -192,4 +196,5 @@ def fit_ranker(
         thresholds,
         journey_map,
         info={"best_iteration": booster.best_iteration, **(info or {})},
+        unmapped=unmapped,
     )

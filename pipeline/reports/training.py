@@ -535,6 +535,11 @@ def _card_tiers(ranker: Ranker, evaluation: Evaluation) -> str:
             f"Page budget: **{_pct(evaluation.budget)}** of alerts paged (P1 + P2). Thresholds were tuned on "
             f"the validation days, where they paged {_pct(t.page_share)} of alerts "
             f"(page_share, {t.pages_per_day:.1f} pages a day); on the held-out days they page {_pct(paged)}.",
+            "",
+            f"Priority = probability × log(2 + users at risk) × stage impact. An alert the map does "
+            f"not reach stands for {ranker.unmapped.users_at_risk:,.0f} users at risk and a stage "
+            f"impact of {_num(ranker.unmapped.stage_impact, 2)} (the mapped alerts' medians on the "
+            "training days).",
         ]
     )
 

@@ -9,6 +9,8 @@ import pytest
 from features.build import FEATURE_NAMES
 from features.settings import settings_at
 from models.config import SplitConfig, TrainConfig
+from models.priority import UnmappedStand, priority_score
+from models.ranker_files import UNMAPPED_FILE, load_ranker, save_ranker
 from models.ranking import META_INPUTS
 from pipeline.simulate import SimulationConfig, simulate
 from pipeline.train import train
@@ -80,3 +82,29 @@ def test_an_unmapped_service_is_ranked_and_flagged(model):
     assert len(answers) == 3 and answers["impact_probability"].between(0, 1).all()
     assert all("unmapped_service" in f for f in answers["flags"])
     assert answers["stage"].isna().all()
+
+
+def test_an_unmapped_alert_stands_for_the_mapped_alerts_of_the_training_days(model):
+    ranker, rows = model
+    stand = ranker.unmapped
+    assert stand.users_at_risk > 0 and 0 < stand.stage_impact <= 1
+    stranger = rows.assign(stage_impact_max=np.nan, mapped=0.0)
+    typical = rows.assign(
+        stage_impact_max=stand.stage_impact,
+        expected_sessions_30m=stand.users_at_risk,
+        sessions_at_risk_15m=0.0,
+    )
+    probability = ranker.probabilities(stranger)
+    expected = probability * np.log(2.0 + stand.users_at_risk) * stand.stage_impact
+    assert np.allclose(ranker.score(stranger)["priority"], expected)
+    assert np.allclose(
+        priority_score(probability, typical, stand), ranker.score(stranger)["priority"]
+    )
+
+
+def test_the_unmapped_stand_travels_with_the_model_files(model, tmp_path):
+    ranker, _ = model
+    folder = save_ranker(ranker, tmp_path / "ranker")
+    assert load_ranker(folder).unmapped == ranker.unmapped
+    (folder / UNMAPPED_FILE).unlink()  # a model saved before the stand was fitted
+    assert load_ranker(folder).unmapped == UnmappedStand()
