@@ -135,6 +135,7 @@ class _Open:
         "rules",
         "seq",
         "services",
+        "services_at",
         "stage_set",
         "stages",
         "stages_text",
@@ -152,6 +153,7 @@ class _Open:
         self.burst = 1
         self.alert_ids: list[str] = []
         self.services: list[str] = []
+        self.services_at: list[int] = []  # its services when each alert joined (alert_ids' order)
         self.stages: list[str] = []
         self.stage_set: set[str] = set()
         self.stages_text = ""
@@ -182,6 +184,7 @@ class _Open:
             "burst": self.burst,
             "alert_ids": self.alert_ids,
             "services": self.services,
+            "services_at": self.services_at,
             "stages": self.stages,
             "roots": self.roots,
             "rules": sorted(self.rules),
@@ -206,6 +209,10 @@ class _Open:
         record.burst = int(state["burst"])
         record.alert_ids = list(state["alert_ids"])
         record.services = list(state["services"])
+        # a state saved before services were kept per alert: a re-send counts them as they stand
+        record.services_at = [
+            int(n) for n in state.get("services_at", [len(record.services)] * len(record.alert_ids))
+        ]
         record.stages = list(state["stages"])
         record.stage_set = set(record.stages)
         record.stages_text = ";".join(record.stages)
@@ -513,9 +520,10 @@ class IncidentGrouper:
         self, alert_id: str, fired: int, resolved: int, evidence: _AlertEvidence
     ) -> tuple:
         known = self._incident_of.get(alert_id)
-        if known is not None:  # a re-sent firing keeps its incident
+        if known is not None:  # a re-sent firing keeps its incident, as it stood when it joined
             record = self._incidents[known]
-            return self._answer(record, record.alert_ids.index(alert_id) + 1)
+            at = record.alert_ids.index(alert_id)
+            return self._answer(record, at + 1, record.services_at[at])
         now = max(fired, self._clock)
         self._clock = now
         self._apply_resolutions(now)
@@ -535,7 +543,7 @@ class IncidentGrouper:
         self._expire_at(record)
         if len(self._live) >= self._sweep_at:
             self._sweep(now)
-        return self._answer(record, len(record.alert_ids))
+        return self._answer(record, len(record.alert_ids), len(record.services))
 
     def _noisy(self, service_rule: str, now: int) -> bool:
         """Whether the alert's rule has fired more than `noisy_rule_per_day` so far (counted over
@@ -735,6 +743,7 @@ class IncidentGrouper:
                     for stage in new_stages:
                         index.by_stage.setdefault(stage, set()).add(record.incident_id)
             self._place_root(record, service)
+        record.services_at.append(len(record.services))
         record.root, record.reason = self._root_candidate(record, now)
 
     def _place_root(self, record: _Open, service: str) -> None:
@@ -879,7 +888,10 @@ class IncidentGrouper:
 
     # ------------------------------------------------------------------ answers
 
-    def _answer(self, record: _Open, position: int) -> tuple:
+    def _answer(self, record: _Open, position: int, services: int) -> tuple:
+        """incident_id, its size now, the alert's place in it and its services when the alert
+        joined (point in time, a re-send included), the root candidate, whether it is mapped,
+        the stages at risk."""
         return (
             record.incident_id,
             len(record.alert_ids),
@@ -887,7 +899,7 @@ class IncidentGrouper:
             record.root,
             bool(self._topology.stages(record.root)),
             record.stages_text,
-            len(record.services),
+            services,
         )
 
     def _as_incident(self, record: _Open, closed: int | None) -> Incident:

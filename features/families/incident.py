@@ -4,7 +4,7 @@ The grouper (features/incidents.py) answers it, point in time by construction: o
 grouper over the whole history in fire order, online the service's grouper as alerts arrive.
 Every path attaches that answer to the alerts it featurizes (`with_incidents`) before asking
 for features, so this family reads it from the alerts themselves. (An alert the service is sent
-again keeps its place in its incident; its services are counted as they stand at the re-send.)
+again keeps its place in its incident and the services it counted when it joined.)
 """
 
 from __future__ import annotations

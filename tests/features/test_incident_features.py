@@ -59,6 +59,24 @@ def test_the_grouper_fed_in_batches_gives_the_offline_features():
         )
 
 
+def test_an_alert_sent_again_after_its_incident_grew_keeps_the_features_it_first_had():
+    """Alertmanager re-sends a firing alert; its features are its incident as it stood when it
+    fired, as offline, not the incident it has grown into (its priority would drift otherwise)."""
+    alerts = tiny.alerts(("a1", 0, "db"), ("a2", 2, "pay-svc"), ("a3", 3, "cart-svc"))
+    grouper = IncidentGrouper(tiny.MAP)
+    first = features_of(with_incidents(alerts, grouper.assign(alerts).set_axis(alerts["alert_id"])))
+    again = alerts.iloc[:2]
+    resent = features_of(with_incidents(again, grouper.assign(again).set_axis(again["alert_id"])))
+    restored = IncidentGrouper.from_state(tiny.MAP, None, grouper.to_state())
+    after_restart = features_of(
+        with_incidents(again, restored.assign(again).set_axis(again["alert_id"]))
+    )
+    for name in first:
+        np.testing.assert_array_equal(resent[name], first[name][:2], err_msg=name)
+        np.testing.assert_array_equal(after_restart[name], first[name][:2], err_msg=name)
+    assert first["incident_services_so_far"].tolist() == [1, 2, 3]
+
+
 def test_with_incidents_picks_each_alerts_answer_by_alert_id_from_a_history():
     history = tiny.alerts(("h1", 0, "db"), ("a1", 2, "pay-svc"), ("h2", 200, "recs"))
     grouped = grouped_by_id(history)
