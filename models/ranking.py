@@ -108,8 +108,14 @@ class Ranker:
             index=features.index,
         )
 
-    def rank(self, rows: pd.DataFrame, model_version: str = "") -> pd.DataFrame:
-        """The answer for each alert (rows: META_INPUTS + features), highest priority first."""
+    def rank(
+        self, rows: pd.DataFrame, model_version: str = "", *, plain_text: bool = False
+    ) -> pd.DataFrame:
+        """The answer for each alert (rows: META_INPUTS + features), highest priority first.
+
+        plain_text: text columns as Python objects rather than inferred Arrow text, the same
+        values (the service takes its answers apart row by row: Arrow text costs it twice).
+        """
         rows = rows.reset_index(drop=True)
         # one TreeSHAP pass gives both: the raw score is the contributions plus the bias
         explained = self.explain(rows)
@@ -158,14 +164,15 @@ class Ranker:
             "flags": [",".join(f) for f in self._flags(rows)],
         }
         order = _highest_first(priority)
-        return pd.DataFrame(
-            {
-                name: np.asarray(values, dtype=object)[order]
-                if isinstance(values, list)
-                else (values[order] if isinstance(values, np.ndarray) else values)
-                for name, values in columns.items()
-            }
-        )
+        taken = {
+            name: np.asarray(values, dtype=object)[order]
+            if isinstance(values, list)
+            else (values[order] if isinstance(values, np.ndarray) else values)
+            for name, values in columns.items()
+        }
+        if plain_text:
+            taken = {name: _as_objects(values, len(order)) for name, values in taken.items()}
+        return pd.DataFrame(taken)
 
     def explain(self, rows: pd.DataFrame) -> np.ndarray:
         """TreeSHAP contributions of every feature, and the bias last (rows × (features + 1))."""
@@ -321,6 +328,23 @@ class Ranker:
     @cached_property
     def _known_rules(self) -> set[str]:
         return set(self.spec.categorical.get("alert_name", ()))
+
+
+def _as_objects(values, rows: int):
+    """A column with the values pandas would hold, text as Python objects rather than Arrow text.
+
+    Numbers stay numbers; a text column's missing values read as NaN, as they do from the text
+    dtype pandas infers (a column with no text at all keeps them as they are, as pandas does).
+    """
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+        return values
+    if not isinstance(values, np.ndarray):
+        values = np.full(rows, values, dtype=object)
+    missing = pd.isna(values)
+    if missing.any() and pd.api.types.infer_dtype(values, skipna=True) == "string":
+        values = values.copy()
+        values[missing] = np.nan
+    return pd.Series(values, dtype=object, copy=False)
 
 
 def _text(value) -> str:

@@ -299,7 +299,9 @@ class RankingEngine:
                     _fail(group, err, STATE_STORE)
                     return
             try:
-                answers = self.ranker.rank(ranker_rows(frame, features), self.model.version)
+                answers = self.ranker.rank(
+                    ranker_rows(frame, features), self.model.version, plain_text=True
+                )
             except Exception as err:
                 _fail(group, err, MODEL)
                 return
