@@ -21,11 +21,6 @@ def users_at_risk(features: pd.DataFrame) -> np.ndarray:
     return np.nan_to_num(np.fmax(expected, live))
 
 
-def _unmapped(features: pd.DataFrame) -> np.ndarray:
-    """Alerts whose service the map reaches no stage from."""
-    return np.isnan(features["stage_impact_max"].to_numpy(float))
-
-
 @dataclass(frozen=True)
 class UnmappedStand:
     """What an alert the map does not reach stands for in the priority: a typical mapped alert.
@@ -46,13 +41,13 @@ class UnmappedStand:
     @classmethod
     def fit(cls, features: pd.DataFrame) -> UnmappedStand:
         """The medians over the mapped alerts of `features` (the defaults when there are none)."""
-        mapped = ~_unmapped(features)
+        impact = features["stage_impact_max"].to_numpy(float)
+        mapped = ~np.isnan(impact)
         if not mapped.any():
             return cls()
-        impact = np.maximum(features["stage_impact_max"].to_numpy(float)[mapped], UNMAPPED_IMPACT)
         return cls(
             users_at_risk=float(np.median(users_at_risk(features)[mapped])),
-            stage_impact=float(np.median(impact)),
+            stage_impact=float(np.median(np.maximum(impact[mapped], UNMAPPED_IMPACT))),
         )
 
     def to_dict(self) -> dict[str, float]:
@@ -60,7 +55,7 @@ class UnmappedStand:
 
 
 def priority_score(
-    probability: np.ndarray, features: pd.DataFrame, unmapped: UnmappedStand | None = None
+    probability: np.ndarray, features: pd.DataFrame, unmapped: UnmappedStand = UnmappedStand()
 ) -> np.ndarray:
     """The ordering score: probability × users at risk × stage impact.
 
@@ -69,14 +64,10 @@ def priority_score(
     impact score. The worth of one completion at the alert's own stages is left out on purpose:
     a failure's cost lands wherever the call graph carries it (and where the map is wrong), so
     across worlds it ranked a sure failure on a cheap stage below a doubtful one on a dear stage.
-    An alert the map does not reach stands for `unmapped` (UnmappedStand).
+    An alert the map does not reach (no stage impact) stands for `unmapped` (UnmappedStand).
     """
-    stand = unmapped or UnmappedStand()
-    outside = _unmapped(features)
-    users = np.where(outside, stand.users_at_risk, users_at_risk(features))
-    impact = np.where(
-        outside,
-        stand.stage_impact,
-        np.maximum(np.nan_to_num(features["stage_impact_max"].to_numpy(float)), UNMAPPED_IMPACT),
-    )
+    impact = features["stage_impact_max"].to_numpy(float)
+    outside = np.isnan(impact)
+    users = np.where(outside, unmapped.users_at_risk, users_at_risk(features))
+    impact = np.where(outside, unmapped.stage_impact, np.maximum(impact, UNMAPPED_IMPACT))
     return np.asarray(probability, dtype=np.float64) * np.log(2.0 + users) * impact

@@ -223,9 +223,9 @@ def test_an_anomaly_score_is_read_by_quarter_and_a_missing_one_is_its_own_group(
     assert score_bins(frame).tolist() == [0, 1, 4, 4]
 
 
-def test_a_confident_detector_alert_is_a_likelier_cause_than_a_doubtful_one():
-    """Same rule, same timing: chance meets only low-score alerts, so the high-score one is
-    beyond chance and the low-score one is not."""
+def two_alerts_of_one_rule_where_chance_meets_the_second():
+    """Chains, candidates and moved-in-time pairs of two alerts of one rule, linked to one
+    episode at the same timing; in every shifted period only the second meets an episode."""
     chains = pd.DataFrame(
         {"chain": [0, 1], "chain_start": [0, 0], "chain_end": [1, 1], "key": [0, 0], "rule": [0, 0]}
     )
@@ -234,6 +234,13 @@ def test_a_confident_detector_alert_is_a_likelier_cause_than_a_doubtful_one():
         [{"alert": 0, "episode": 0, **pair}, {"alert": 1, "episode": 0, **pair}]
     )
     moved = pd.DataFrame([{"alert": 1, "episode": 0, "period": p, **pair} for p in range(4)])
+    return chains, candidates, moved
+
+
+def test_a_confident_detector_alert_is_a_likelier_cause_than_a_doubtful_one():
+    """Same rule, same timing: chance meets only low-score alerts, so the high-score one is
+    beyond chance and the low-score one is not."""
+    chains, candidates, moved = two_alerts_of_one_rule_where_chance_meets_the_second()
     scores = np.array([4, 1])  # alert 0 in the top quarter, alert 1 in the bottom one
     posterior = causal_posterior(
         chains, candidates, (moved, 8.0), np.zeros(2, np.int64), AttributionConfig(), scores
@@ -354,14 +361,7 @@ def test_an_incident_is_sized_by_its_alert_series_and_a_re_fire_counts_once():
 def test_an_alert_in_a_larger_incident_is_a_likelier_cause():
     """Same rule, same timing: chance meets only alerts that fired alone, so the one whose
     incident holds several series is beyond chance and the lone one is not."""
-    chains = pd.DataFrame(
-        {"chain": [0, 1], "chain_start": [0, 0], "chain_end": [1, 1], "key": [0, 0], "rule": [0, 0]}
-    )
-    pair = {"linked": True, "timing": 3}
-    candidates = pd.DataFrame(
-        [{"alert": 0, "episode": 0, **pair}, {"alert": 1, "episode": 0, **pair}]
-    )
-    moved = pd.DataFrame([{"alert": 1, "episode": 0, "period": p, **pair} for p in range(4)])
+    chains, candidates, moved = two_alerts_of_one_rule_where_chance_meets_the_second()
     sizes = np.array([3, 0])  # alert 0's incident holds 6+ series, alert 1 fired alone
     posterior = causal_posterior(
         chains, candidates, (moved, 8.0), np.zeros(2, np.int64), AttributionConfig(), None, sizes
