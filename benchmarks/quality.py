@@ -46,7 +46,9 @@ from models.config import TrainConfig
 from models.incidents import PAGING_TIERS, incident_pages
 from models.reference_rankings import reference_scores
 from models.truth_metrics import (
+    TRUTH_BUDGET,
     grouping_against_truth,
+    missed_at_budget,
     orderings_against_truth,
     pages_per_true_incident,
     truth_agreement,
@@ -75,6 +77,7 @@ GROUPING_GOALS = {  # issue 15, on every world
     "compression": 0.8,
     "pages_per_true_incident": 1.1,
 }
+MISSED_SHOWN = 3  # true incidents shown per run where the model's IWR@10% is lost
 TIME_COLUMNS = {"alerts": "fired_at", "journey_outcomes": "window_start", "changes": "ts"}
 
 
@@ -90,6 +93,7 @@ class WorldRun:
         pd.DataFrame
     )  # per scored alert: its features, the ranker's answer and each ordering's score
     grouping: dict[str, float]  # incidents of the scored alerts against the true ones
+    missed: pd.DataFrame  # the model's IWR@10% lost, per true incident (missed_at_budget)
 
 
 def run_world(
@@ -127,8 +131,9 @@ def run_world(
     )
     incidents = ranked["incident_id"].reindex(later["alert_id"].astype(str))
     grouping = grouping_quality(later, incidents, ranked["tier"], data.truth)
+    missed = missed_at_budget(rows["alert_id"], scores["model"], data.truth, rows["service"])
     seconds = time.perf_counter() - started
-    return WorldRun(world, seed, labels, table, len(later), seconds, scored, grouping)
+    return WorldRun(world, seed, labels, table, len(later), seconds, scored, grouping, missed)
 
 
 def grouping_quality(
@@ -229,6 +234,18 @@ def print_run(run: WorldRun) -> None:
     print(shown.to_string(float_format=lambda v: f"{v:.3f}"))
     print("  " + "  ".join(f"{k} {v:.2f}" for k, v in ratios(run).items()))
     print("  incidents: " + "  ".join(f"{k} {v:.3f}" for k, v in run.grouping.items()))
+    print(
+        f"  IWR@10% lost most on (of {run.scored_alerts:,} alerts, the top {budget_size(run)} paged):"
+    )
+    for row in run.missed.head(MISSED_SHOWN).itertuples():
+        print(
+            f"    {row.incident_id} ({row.services}): {row.alerts} alerts, {row.paged} paged, "
+            f"best rank {row.best_rank}: {row.missed_share:.1%} of the lost value"
+        )
+
+
+def budget_size(run: WorldRun) -> int:
+    return int(np.ceil(TRUTH_BUDGET * run.scored_alerts))
 
 
 def summarise_grouping(runs: list[WorldRun]) -> pd.DataFrame:

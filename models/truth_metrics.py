@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.metrics import impact_weighted_recall, ranking_metrics
+from models.metrics import impact_weighted_recall, ranking_metrics, ranking_order
 
 TRUTH_BUDGET = 0.10  # the page budget the cross-world figures are read at
 
@@ -92,6 +92,48 @@ def grouping_against_truth(
         "compression": 1.0 - predicted.nunique() / n if n else float("nan"),
         "truth_compression": 1.0 - true.nunique() / n if n else float("nan"),
     }
+
+
+def missed_at_budget(
+    alert_ids: pd.Series,
+    score: np.ndarray,
+    truth: pd.DataFrame,
+    services: pd.Series | None = None,
+    budget: float = TRUTH_BUDGET,
+) -> pd.DataFrame:
+    """Where an ordering's impact-weighted recall at `budget` is lost: per true incident with
+    impact, its alerts, how many fall within the budget, the best rank among them (1 is the top),
+    and the share of all the true lost value its alerts outside the budget hold (as
+    impact_weighted_recall weighs it: each alert by its value, so a chatty incident counts once per
+    alert). Most missed first; `services`: the alerts' services, to name each incident's."""
+    ids = pd.Index(np.asarray(alert_ids, dtype=object))
+    known = truth.set_index("alert_id").reindex(ids)
+    hurt = known["true_impact"].fillna(0).to_numpy().astype(int) == 1
+    value = np.where(hurt, known["true_lost_value"].fillna(0).to_numpy(np.float64), 0.0)
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[ranking_order(score)] = np.arange(1, len(ids) + 1)
+    paged = rank <= int(np.ceil(budget * len(ids)))
+    total = value.sum()
+    frame = pd.DataFrame(
+        {
+            "incident_id": known["incident_id"].to_numpy(dtype=object),
+            "service": "" if services is None else np.asarray(services, dtype=object),
+            "paged": paged,
+            "rank": rank,
+            "missed": np.where(paged, 0.0, value) / total if total > 0 else 0.0,
+        }
+    )[hurt]
+    columns = ["incident_id", "services", "alerts", "paged", "best_rank", "missed_share"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    found = frame.groupby("incident_id", sort=False).agg(
+        services=("service", lambda s: ",".join(sorted(set(map(str, s))))),
+        alerts=("paged", "size"),
+        paged=("paged", "sum"),
+        best_rank=("rank", "min"),
+        missed_share=("missed", "sum"),
+    )
+    return found.reset_index().sort_values("missed_share", ascending=False, kind="stable")[columns]
 
 
 def _singletons(incident_id: pd.Series, alert_ids: pd.Series) -> pd.Series:

@@ -16,6 +16,7 @@ from benchmarks.quality import (
     summarise_grouping,
 )
 from features.loading import load_data_dir
+from models.truth_metrics import missed_at_budget
 from pipeline.simulate import SimulationConfig, simulate
 
 pytestmark = pytest.mark.integration
@@ -76,3 +77,34 @@ def test_an_incident_opens_one_on_call_incident_however_often_its_tier_rises():
     incidents = pd.Series(["a", "a", "b", "a", "b"])
     pages = np.array([True, False, False, True, True])  # "a" pages, then again on a tier rise
     assert first_pages(incidents, pages).tolist() == [True, False, False, False, True]
+
+
+def test_the_run_says_where_the_models_recall_at_the_budget_is_lost(saas_run):
+    missed = saas_run.missed
+    lost = 1 - saas_run.table.loc["model", "iw_recall"]
+    assert missed["missed_share"].sum() == pytest.approx(lost)
+    assert missed["missed_share"].is_monotonic_decreasing
+    assert (missed["paged"] <= missed["alerts"]).all()
+
+
+def test_the_recall_lost_is_counted_per_true_incident_and_alert_by_alert():
+    # 20 alerts, the top 2 paged: a chatty incident of 3 alerts (one paged), a quiet one of 1
+    # that is paged, one of 1 that is not, noise elsewhere
+    ids = pd.Series([f"a{i}" for i in range(20)])
+    score = np.linspace(1, 0, 20)  # a0 ranks first
+    truth = pd.DataFrame(
+        {
+            "alert_id": ids,
+            "incident_id": ["big", "small", "big", "big", "late"] + [None] * 15,
+            "true_impact": [1, 1, 1, 1, 1] + [0] * 15,
+            "true_lost_value": [10.0, 5.0, 10.0, 10.0, 5.0] + [0.0] * 15,
+        }
+    )
+    services = pd.Series(["db", "web", "api", "db", "pay"] + ["x"] * 15)
+    missed = missed_at_budget(ids, score, truth, services, budget=0.1).set_index("incident_id")
+    assert missed.loc["big", "alerts"] == 3 and missed.loc["big", "paged"] == 1
+    assert missed.loc["big", "best_rank"] == 1 and missed.loc["big", "services"] == "api,db"
+    assert missed.loc["big", "missed_share"] == pytest.approx(20 / 40)  # two alerts of 10 of 40
+    assert missed.loc["late", "missed_share"] == pytest.approx(5 / 40)
+    assert missed.loc["small", "missed_share"] == 0.0
+    assert missed.index.tolist() == ["big", "late", "small"]  # most missed first
