@@ -48,6 +48,7 @@ from models.reference_rankings import reference_scores
 from models.truth_metrics import (
     TRUTH_BUDGET,
     grouping_against_truth,
+    grouping_errors,
     missed_at_budget,
     orderings_against_truth,
     pages_per_true_incident,
@@ -94,6 +95,7 @@ class WorldRun:
     )  # per scored alert: its features, the ranker's answer and each ordering's score
     grouping: dict[str, float]  # incidents of the scored alerts against the true ones
     missed: pd.DataFrame  # the model's IWR@10% lost, per true incident (missed_at_budget)
+    grouping_errors: tuple[pd.DataFrame, pd.DataFrame]  # worst merges and splits (grouping_errors)
 
 
 def run_world(
@@ -133,7 +135,10 @@ def run_world(
     grouping = grouping_quality(later, incidents, ranked["tier"], data.truth)
     missed = missed_at_budget(rows["alert_id"], scores["model"], data.truth, rows["service"])
     seconds = time.perf_counter() - started
-    return WorldRun(world, seed, labels, table, len(later), seconds, scored, grouping, missed)
+    errors = grouping_errors(later["alert_id"], incidents, data.truth)
+    return WorldRun(
+        world, seed, labels, table, len(later), seconds, scored, grouping, missed, errors
+    )
 
 
 def grouping_quality(
@@ -241,6 +246,19 @@ def print_run(run: WorldRun) -> None:
         print(
             f"    {row.incident_id} ({row.services}): {row.alerts} alerts, {row.paged} paged, "
             f"best rank {row.best_rank}: {row.missed_share:.1%} of the lost value"
+        )
+    merges, splits = run.grouping_errors
+    print("  pairwise precision lost most on (predicted incidents holding several true ones):")
+    for row in merges.head(MISSED_SHOWN).itertuples():
+        print(
+            f"    {row.Index}: {row.alerts} alerts of {row.true_incidents} true incidents "
+            f"(noise alerts one each): {row.false_pairs_share:.1%} of the false pairs"
+        )
+    print("  pairwise recall lost most on (true incidents split up):")
+    for row in splits.head(MISSED_SHOWN).itertuples():
+        print(
+            f"    {row.Index}: {row.alerts} alerts in {row.pieces} incidents: "
+            f"{row.missed_pairs_share:.1%} of the missed pairs"
         )
 
 

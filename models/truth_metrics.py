@@ -94,6 +94,41 @@ def grouping_against_truth(
     }
 
 
+def grouping_errors(
+    alert_ids: pd.Series, incident_ids: pd.Series, truth: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Where pairwise precision and recall are lost, worst first. Merges: per predicted incident,
+    its alerts, the true incidents among them (a noise alert is one of its own) and its share of
+    all false pairs. Splits: per true incident, its alerts, the predicted incidents they fell in
+    and its share of all missed pairs."""
+    known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
+    frame = pd.DataFrame(
+        {
+            "true": _singletons(known["incident_id"], alert_ids).to_numpy(),
+            "predicted": np.asarray(incident_ids, dtype=object),
+        }
+    )
+    joint = frame.groupby(["true", "predicted"]).size().rename("n").reset_index()
+    joint["pairs"] = joint["n"] * (joint["n"] - 1) / 2
+    merges = _wrong_pairs(joint, "predicted", "true", ("true_incidents", "false_pairs_share"))
+    truly = joint[~joint["true"].str.startswith("alert:")]
+    splits = _wrong_pairs(truly, "true", "predicted", ("pieces", "missed_pairs_share"))
+    return merges, splits
+
+
+def _wrong_pairs(joint: pd.DataFrame, by: str, other: str, names: tuple[str, str]) -> pd.DataFrame:
+    """Per `by` group: alerts, distinct `other` groups among them, and its share of the pairs it
+    puts together that `other` does not."""
+    found = joint.groupby(by, sort=False).agg(
+        alerts=("n", "sum"), parts=(other, "nunique"), joint=("pairs", "sum")
+    )
+    wrong = found["alerts"] * (found["alerts"] - 1) / 2 - found["joint"]
+    total = wrong.sum()
+    found = found.assign(share=wrong / total if total > 0 else 0.0)[wrong > 0]
+    found = found.drop(columns="joint").rename(columns={"parts": names[0], "share": names[1]})
+    return found.sort_values(names[1], ascending=False, kind="stable").rename_axis("incident_id")
+
+
 def missed_at_budget(
     alert_ids: pd.Series,
     score: np.ndarray,

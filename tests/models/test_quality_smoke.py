@@ -16,7 +16,7 @@ from benchmarks.quality import (
     summarise_grouping,
 )
 from features.loading import load_data_dir
-from models.truth_metrics import missed_at_budget
+from models.truth_metrics import grouping_errors, missed_at_budget
 from pipeline.simulate import SimulationConfig, simulate
 
 pytestmark = pytest.mark.integration
@@ -108,3 +108,29 @@ def test_the_recall_lost_is_counted_per_true_incident_and_alert_by_alert():
     assert missed.loc["late", "missed_share"] == pytest.approx(5 / 40)
     assert missed.loc["small", "missed_share"] == 0.0
     assert missed.index.tolist() == ["big", "late", "small"]  # most missed first
+
+
+def test_wrong_merges_and_splits_are_counted_in_pairs():
+    # true: x = a1 a2 a3, y = a4 a5, a6 noise; predicted: P = a1 a2 a4 a6, Q = a3, R = a5
+    ids = pd.Series(["a1", "a2", "a3", "a4", "a5", "a6"])
+    truth = pd.DataFrame({"alert_id": ids, "incident_id": ["x", "x", "x", "y", "y", None]})
+    predicted = pd.Series(["P", "P", "Q", "P", "R", "P"])
+    merges, splits = grouping_errors(ids, predicted, truth)
+    # P holds 6 pairs, one of them true (a1 a2): 5 false pairs, all of them
+    assert merges.index.tolist() == ["P"]
+    assert merges.loc["P", "alerts"] == 4 and merges.loc["P", "true_incidents"] == 3
+    assert merges.loc["P", "false_pairs_share"] == pytest.approx(1.0)
+    # x misses a1-a3 and a2-a3 (2 pairs), y misses a4-a5 (1 pair); noise is never split
+    assert splits.index.tolist() == ["x", "y"]
+    assert splits.loc["x", "pieces"] == 2
+    assert splits["missed_pairs_share"].tolist() == pytest.approx([2 / 3, 1 / 3])
+
+
+def test_the_run_names_the_grouping_errors_behind_its_pairwise_figures(saas_run):
+    merges, splits = saas_run.grouping_errors
+    grouping = saas_run.grouping
+    if grouping["pairwise_precision"] < 1:
+        assert merges["false_pairs_share"].sum() == pytest.approx(1.0)
+    if grouping["pairwise_recall"] < 1:
+        assert splits["missed_pairs_share"].sum() == pytest.approx(1.0)
+    assert (merges["true_incidents"] >= 2).all() and (splits["pieces"] >= 2).all()
