@@ -248,11 +248,14 @@ def print_run(run: WorldRun) -> None:
             f"best rank {row.best_rank}: {row.missed_share:.1%} of the lost value"
         )
     merges, splits = run.grouping_errors
-    print("  pairwise precision lost most on (predicted incidents holding several true ones):")
+    print(
+        "  pairwise precision lost most on (predicted incidents holding several true ones; a "
+        "noise alert counts as one of its own):"
+    )
     for row in merges.head(MISSED_SHOWN).itertuples():
         print(
-            f"    {row.Index}: {row.alerts} alerts of {row.true_incidents} true incidents "
-            f"(noise alerts one each): {row.false_pairs_share:.1%} of the false pairs"
+            f"    {row.Index}: {row.alerts} alerts of {row.true_incidents} true incidents: "
+            f"{row.false_pairs_share:.1%} of the false pairs"
         )
     print("  pairwise recall lost most on (true incidents split up):")
     for row in splits.head(MISSED_SHOWN).itertuples():
