@@ -44,6 +44,7 @@ from features.loading import find_table, load_data_dir
 from features.settings import settings_at
 from models.config import TrainConfig
 from models.incidents import PAGING_TIERS, incident_pages
+from models.metrics import budget_count
 from models.reference_rankings import reference_scores
 from models.truth_metrics import (
     TRUTH_BUDGET,
@@ -134,8 +135,8 @@ def run_world(
     incidents = ranked["incident_id"].reindex(later["alert_id"].astype(str))
     grouping = grouping_quality(later, incidents, ranked["tier"], data.truth)
     missed = missed_at_budget(rows["alert_id"], scores["model"], data.truth, rows["service"])
-    seconds = time.perf_counter() - started
     errors = grouping_errors(later["alert_id"], incidents, data.truth)
+    seconds = time.perf_counter() - started
     return WorldRun(
         world, seed, labels, table, len(later), seconds, scored, grouping, missed, errors
     )
@@ -266,7 +267,7 @@ def print_run(run: WorldRun) -> None:
 
 
 def budget_size(run: WorldRun) -> int:
-    return int(np.ceil(TRUTH_BUDGET * run.scored_alerts))
+    return budget_count(run.scored_alerts, TRUTH_BUDGET)
 
 
 def summarise_grouping(runs: list[WorldRun]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import f1_score
 
-from models.metrics import impact_weighted_recall, ranking_metrics, ranking_order, slice_metrics
+from models.metrics import impact_weighted_recall, paged_at_budget, ranking_metrics, slice_metrics
 from models.reference_rankings import ORACLE, reference_scores
 
 MODEL = "model"
@@ -62,9 +62,7 @@ def evaluate(
 
 def f1_at_budget(score: np.ndarray, label: np.ndarray, budget: float) -> float:
     """F1 of the impact class when the top `budget` share is paged (the page threshold)."""
-    paged = np.zeros(len(label), dtype=bool)
-    paged[ranking_order(score)[: int(np.ceil(budget * len(label)))]] = True
-    return float(f1_score(label, paged, zero_division=0))
+    return float(f1_score(label, paged_at_budget(score, budget), zero_division=0))
 
 
 COLUMNS = {

@@ -84,7 +84,7 @@ def incident_priorities(
     for i, (incident, value) in enumerate(
         zip(np.asarray(incident_ids, dtype=object).tolist(), values, strict=True)
     ):
-        if _no_incident(incident):
+        if pd.isna(incident):
             running[i] = np.nan
             continue
         so_far = best.get(incident)
@@ -94,15 +94,6 @@ def incident_priorities(
         best[incident] = running[i] = max(so_far, value)
     running = np.where(np.isneginf(running), np.nan, running)
     return running, {str(k): v for k, v in best.items() if np.isfinite(v)}
-
-
-def _no_incident(incident: object) -> bool:
-    """What a groupby leaves out of every group: None, NaN, NA."""
-    return (
-        incident is None
-        or incident is pd.NA
-        or (isinstance(incident, float) and incident != incident)
-    )
 
 
 def rank_by_incident(

@@ -16,14 +16,25 @@ def ranking_order(score: np.ndarray) -> np.ndarray:
     return np.argsort(-np.asarray(score, dtype=np.float64), kind="stable")
 
 
+def budget_count(alerts: int, budget: float) -> int:
+    """How many of `alerts` a page budget (a share) pages: the share, rounded up."""
+    return int(np.ceil(budget * alerts))
+
+
+def paged_at_budget(score: np.ndarray, budget: float) -> np.ndarray:
+    """Which alerts are paged when the top `budget` share by score is (ranking_order's ties)."""
+    paged = np.zeros(len(score), dtype=bool)
+    paged[ranking_order(score)[: budget_count(len(score), budget)]] = True
+    return paged
+
+
 def impact_weighted_recall(score, label, weight, budget: float) -> float:
     """Share of all impact weight among the alerts paged when paging the top `budget` share."""
     label, weight = np.asarray(label), np.asarray(weight, dtype=np.float64)
     total = weight[label == 1].sum()
     if total <= 0:
         return float("nan")
-    top = ranking_order(score)[: int(np.ceil(budget * len(label)))]
-    return float(weight[top][label[top] == 1].sum() / total)
+    return float(weight[paged_at_budget(score, budget) & (label == 1)].sum() / total)
 
 
 def noise_reduction(score, label, weight, target: float = NOISE_RECALL_TARGET) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.metrics import impact_weighted_recall, ranking_metrics, ranking_order
+from models.metrics import impact_weighted_recall, paged_at_budget, ranking_metrics, ranking_order
 
 TRUTH_BUDGET = 0.10  # the page budget the cross-world figures are read at
 
@@ -102,16 +102,11 @@ def grouping_errors(
     all false pairs. Splits: per true incident, its alerts, the predicted incidents they fell in
     and its share of all missed pairs."""
     known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
-    frame = pd.DataFrame(
-        {
-            "true": _singletons(known["incident_id"], alert_ids).to_numpy(),
-            "predicted": np.asarray(incident_ids, dtype=object),
-        }
-    )
-    joint = frame.groupby(["true", "predicted"]).size().rename("n").reset_index()
+    true = _singletons(known["incident_id"], alert_ids)
+    joint = _joint(true, pd.Series(np.asarray(incident_ids, dtype=object)))
     joint["pairs"] = joint["n"] * (joint["n"] - 1) / 2
     merges = _wrong_pairs(joint, "predicted", "true", ("true_incidents", "false_pairs_share"))
-    truly = joint[~joint["true"].str.startswith("alert:")]
+    truly = joint[joint["true"].isin(set(known["incident_id"].dropna()))]  # noise is never split
     splits = _wrong_pairs(truly, "true", "predicted", ("pieces", "missed_pairs_share"))
     return merges, splits
 
@@ -147,7 +142,7 @@ def missed_at_budget(
     value = np.where(hurt, known["true_lost_value"].fillna(0).to_numpy(np.float64), 0.0)
     rank = np.empty(len(ids), dtype=np.int64)
     rank[ranking_order(score)] = np.arange(1, len(ids) + 1)
-    paged = rank <= int(np.ceil(budget * len(ids)))
+    paged = paged_at_budget(score, budget)
     total = value.sum()
     frame = pd.DataFrame(
         {
@@ -184,12 +179,18 @@ def _pairs(true: pd.Series, predicted: pd.Series) -> dict[str, float]:
         sizes = sizes.to_numpy(np.float64)
         return float((sizes * (sizes - 1) / 2).sum())
 
-    frame = pd.DataFrame({"true": true.to_numpy(), "predicted": predicted.to_numpy()})
+    joint = _joint(true, predicted)
     return {
-        "true": pairs(frame.groupby("true").size()),
-        "predicted": pairs(frame.groupby("predicted").size()),
-        "joint": pairs(frame.groupby(["true", "predicted"]).size()),
+        "true": pairs(joint.groupby("true")["n"].sum()),
+        "predicted": pairs(joint.groupby("predicted")["n"].sum()),
+        "joint": pairs(joint["n"]),
     }
+
+
+def _joint(true: pd.Series, predicted: pd.Series) -> pd.DataFrame:
+    """Alerts per (true, predicted) incident that share any: columns true, predicted, n."""
+    frame = pd.DataFrame({"true": true.to_numpy(), "predicted": predicted.to_numpy()})
+    return frame.groupby(["true", "predicted"]).size().rename("n").reset_index()
 
 
 def _f1(pairs: dict[str, float]) -> float:
