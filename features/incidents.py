@@ -38,6 +38,7 @@ INCIDENT_COLUMNS = (
 )
 STATE_VERSION = 2
 READABLE_STATE_VERSIONS = (1, 2)  # 1: before the rules' firing counts (they restart at restore)
+INCIDENT_PART, END_PART = "incident/", "end/"  # the keys of state_parts()
 LABEL_CACHE_SIZE = 50_000  # distinct label texts remembered between batches
 # how strongly an alert is tied to an incident, strongest last
 _BY_RELATION, _BY_GRAPH, _BY_RULE, _BY_KEY = 1, 2, 3, 4
@@ -172,7 +173,7 @@ class _Open:
         self.informative = 0  # its telling alerts: symptoms from rules that seldom fire alone
         self.expires = 0  # from when it counts as closed, unless it changes meanwhile (live only)
         self.where: _Index | None = None  # the index it is found by while live
-        self.text: str | None = None  # as_state as JSON, kept until it changes (see state_text)
+        self.text: str | None = None  # as_state as JSON, kept until it changes (see state_parts)
 
     def as_state(self) -> dict:
         return {
@@ -335,6 +336,9 @@ class IncidentGrouper:
         self._went_live = 0  # live incidents so far: each one's seq
         self._incident_of: dict[str, str] = {}  # alert_id -> incident id
         self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
+        # what state_changes() hands out: the ends changed and the incidents kept since last time
+        self._ends_changed: set[str] = set()
+        self._handed: set[str] = set()
         self._heap: list[tuple[int, str]] = []
         self._pending: dict[str, int] = {}  # resolutions of alerts not seen yet
         self._changes: dict[str, list[tuple[int, str]]] = {}  # service -> (ts, change_id), sorted
@@ -407,6 +411,7 @@ class IncidentGrouper:
             if alert_id in self._ends:
                 end = min(self._ends[alert_id], at)
                 self._ends[alert_id] = end
+                self._ends_changed.add(alert_id)
                 heapq.heappush(self._heap, (end, alert_id))
             elif alert_id not in self._incident_of:
                 self._pending[alert_id] = at
@@ -455,17 +460,77 @@ class IncidentGrouper:
             **state,
         }
 
-    def state_text(self) -> str:
-        """to_state() as compact JSON text. Each incident's part is kept from one call to the
-        next until the incident changes: most of a large state is incidents no alert touched."""
+    def state_parts(self, prefix: str = "") -> tuple[dict, dict[str, str]]:
+        """to_state() in pieces a store keeps apart, so that a write need hold only what changed
+        (state_changes): a small head (the incidents' order, the clock, the recent changes, the
+        rules' counts) and parts by key, one per incident (its text kept from one call to the next
+        until the incident changes) and one per firing alert's end. Every key starts with
+        `prefix`. from_parts() puts them back together."""
+        head, kept = self._head()
+        parts = {f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r) for r in kept}
+        parts.update((f"{prefix}{END_PART}{a}", str(end)) for a, end in self._ends.items())
+        self._handed = set(head["order"])
+        self._ends_changed.clear()
+        return head, parts
+
+    def state_changes(self, prefix: str = "") -> tuple[dict, dict[str, str | None]]:
+        """The head, and the parts that changed since the last state_parts() or state_changes():
+        None for a part no longer kept. Its cost is what changed, not the whole state."""
+        head, kept = self._head()
+        changed: dict[str, str | None] = {
+            f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r)
+            for r in kept
+            if r.text is None or r.incident_id not in self._handed
+        }
+        handed = set(head["order"])
+        changed.update(dict.fromkeys(f"{prefix}{INCIDENT_PART}{i}" for i in self._handed - handed))
+        for alert_id in self._ends_changed:
+            end = self._ends.get(alert_id)
+            changed[f"{prefix}{END_PART}{alert_id}"] = None if end is None else str(end)
+        self._handed = handed
+        self._ends_changed.clear()
+        return head, changed
+
+    def _head(self) -> tuple[dict, tuple[_Open, ...]]:
         state = self._state_besides_incidents()
-        parts = []
-        for record in (*map(self._incidents.__getitem__, self._closed), *self._live.values()):
-            if record.text is None:
-                record.text = _compact(record.as_state())
-            parts.append(record.text)
-        head = _compact({"version": state.pop("version"), "clock": state.pop("clock")})
-        return f'{head[:-1]},"incidents":[{",".join(parts)}],{_compact(state)[1:]}'
+        del state["ends"]
+        kept = (*map(self._incidents.__getitem__, self._closed), *self._live.values())
+        state["order"] = [record.incident_id for record in kept]
+        state["firing_alerts"] = len(self._ends)
+        return state, kept
+
+    @staticmethod
+    def _text(record: _Open) -> str:
+        if record.text is None:
+            record.text = _compact(record.as_state())
+        return record.text
+
+    @classmethod
+    def from_parts(
+        cls,
+        journey_map: JourneyMap,
+        config: IncidentConfig | None,
+        head: dict,
+        parts: dict[str, str],
+        prefix: str = "",
+    ) -> IncidentGrouper:
+        """The grouper state_parts() wrote (the head, and the parts under `prefix`). ValueError when
+        a part is missing or one too many (another writer's parts mixed in, or a write cut short)."""
+        state = dict(head)
+        order = state.pop("order")
+        incident, end = prefix + INCIDENT_PART, prefix + END_PART
+        try:
+            state["incidents"] = [json.loads(parts[incident + i]) for i in order]
+        except KeyError as missing:
+            raise ValueError(f"incident state: no part for {missing.args[0]!r}") from None
+        ends = {k[len(end) :]: int(v) for k, v in parts.items() if k.startswith(end)}
+        if len(ends) != state.pop("firing_alerts"):
+            raise ValueError(
+                f"incident state: {len(ends)} firing alerts in the parts, "
+                f"{head['firing_alerts']} in the head"
+            )
+        state["ends"] = ends
+        return cls.from_state(journey_map, config, state)
 
     def _state_besides_incidents(self) -> dict:
         since = self._clock - self._change_window
@@ -794,6 +859,7 @@ class IncidentGrouper:
                 end = min(end, max(known, fired))
         record.firing += 1
         self._ends[alert_id] = end
+        self._ends_changed.add(alert_id)
         heapq.heappush(self._heap, (end, alert_id))
 
     def _apply_resolutions(self, now: int) -> None:
@@ -803,6 +869,7 @@ class IncidentGrouper:
             if self._ends.get(alert_id) != end:
                 continue  # superseded by an earlier resolution
             del self._ends[alert_id]
+            self._ends_changed.add(alert_id)
             record = self._incidents.get(self._incident_of.get(alert_id, ""))
             if record is not None:
                 record.text = None
@@ -850,7 +917,8 @@ class IncidentGrouper:
         """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
         for alert_id in record.alert_ids:
             self._incident_of.pop(alert_id, None)
-            self._ends.pop(alert_id, None)
+            if self._ends.pop(alert_id, None) is not None:
+                self._ends_changed.add(alert_id)
 
     def _closing_time(self, record: _Open, now: int, firing: int, last_resolved: int) -> int | None:
         """When the incident closed, if it has by `now`: its alerts all resolved (and stayed so

@@ -10,7 +10,9 @@ answers `GET /incidents` from the grouping and the inference log's answers.
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -21,8 +23,10 @@ from models.fallback import FALLBACK
 from models.incidents import TIER_ORDER, incident_summary
 from models.inference_log import InferenceLog
 
+log = logging.getLogger(__name__)
+
 STATE_DOCUMENT = "incidents"  # the grouper's state, under this name in the state store
-PERSIST_EVERY_S = 2.0  # the state is written at most so often: it grows with the open incidents
+PERSIST_EVERY_S = 2.0  # what changed in the state is written at most so often
 CHANGES_BEFORE = timedelta(hours=2)  # the changes shown around an incident's start
 CHANGES_AFTER = timedelta(minutes=30)
 
@@ -35,26 +39,22 @@ class IncidentBook:
         # each incident's highest priority so far: what its next alert ranks by (rank_by_incident)
         self.best: dict[str, float] = {}
         self._persisted_at = -float("inf")
+        # The state's parts go under a key of this book's own: replicas sharing a store each
+        # write theirs, and a head names the writer whose parts it goes with.
+        self.writer = f"{uuid.uuid4().hex[:12]}/"
+        self._written = False  # whether the store holds this book's parts as they stood
 
     @classmethod
     def opened(
         cls, journey_map: JourneyMap, config: IncidentConfig | None, store, live
     ) -> IncidentBook:
         """The grouper as it was last persisted, caught up with the alert rows the store took
-        after it (new firings joined in fire order, resolutions applied); or, with none saved,
-        rebuilt from the alerts and changes the store holds (a warm start or a first start), as
-        the offline grouping groups them."""
-        saved = store.document(STATE_DOCUMENT)
+        after it (new firings joined in fire order, resolutions applied); or, with none saved (or
+        one whose parts do not add up), rebuilt from the alerts and changes the store holds (a
+        warm start or a first start), as the offline grouping groups them."""
         changes = live.mirror.changes
-        if saved is not None:
-            document = json.loads(saved)
-            grouper = IncidentGrouper.from_state(journey_map, config, document["grouper"])
-            later, _ = store.rows_since("alerts", document["alerts_seen"])
-            known = later["alert_id"].map(grouper.incident_of).notna()
-            grouper.assign(later[~known], changes)
-            closed = later[known & later["resolved_at"].notna()]
-            grouper.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
-        else:
+        grouper = _restored(journey_map, config, store, changes)
+        if grouper is None:
             grouper = IncidentGrouper(journey_map, config)
             grouper.assign(live.mirror.alerts, changes)
         book = cls(journey_map, grouper, live)
@@ -81,17 +81,25 @@ class IncidentBook:
         self.grouper.resolve(closed)
 
     def persist(self, store, force: bool = True) -> None:
-        """Write the grouper's state to the store (unless `force` is off and it was written less
-        than PERSIST_EVERY_S ago: what a restart misses, it catches up from the store's alerts)."""
+        """Write what changed in the grouper's state to the store (unless `force` is off and it
+        was written less than PERSIST_EVERY_S ago: what a restart misses, it catches up from the
+        store's alerts). The state is megabytes when many incidents are open; a write holds the
+        small head and the parts — incidents, firing alerts' ends — that changed since the last
+        (all of them the first time, or after a failed write): its cost is what changed."""
         now = time.monotonic()
         if not force and now - self._persisted_at < PERSIST_EVERY_S:
             return
         self.best = {k: v for k, v in self.best.items() if self.grouper.knows(k)}
-        # the document is megabytes of open incidents: the grouper keeps the text of those that
-        # did not change since the last time
-        seen = json.dumps(self.live.seen["alerts"], separators=(",", ":"))
-        text = f'{{"alerts_seen":{seen},"grouper":{self.grouper.state_text()}}}'
-        store.put_document(STATE_DOCUMENT, text)
+        whole = not self._written  # all the parts the first time, or after a failed write
+        state = self.grouper.state_parts if whole else self.grouper.state_changes
+        head, parts = state(self.writer)
+        document = json.dumps(
+            {"alerts_seen": self.live.seen["alerts"], "writer": self.writer, "grouper": head},
+            separators=(",", ":"),
+        )
+        self._written = False  # unknown until the write is done
+        store.put_document(STATE_DOCUMENT, document, parts, replace=whole)
+        self._written = True
         self._persisted_at = now
 
     def recall_priorities(self, log: InferenceLog) -> None:
@@ -127,6 +135,36 @@ class IncidentBook:
             & (changes["ts"] <= start + CHANGES_AFTER)
         ]
         return near.sort_values("ts", kind="stable")
+
+
+def _restored(
+    journey_map: JourneyMap, config: IncidentConfig | None, store, changes: pd.DataFrame
+) -> IncidentGrouper | None:
+    """The grouper the store keeps, caught up with the alert rows written after it; None when it
+    keeps none, or one whose parts do not add up (replicas that shared the store wrote over
+    each other's: the caller rebuilds it from the alerts)."""
+    saved = store.document(STATE_DOCUMENT)
+    if saved is None:
+        return None
+    head, parts = saved
+    document = json.loads(head)
+    state = document["grouper"]
+    try:
+        if "incidents" in state:  # one document holding it all, as before the parts
+            grouper = IncidentGrouper.from_state(journey_map, config, state)
+        else:
+            grouper = IncidentGrouper.from_parts(
+                journey_map, config, state, parts, document["writer"]
+            )
+    except ValueError as err:
+        log.warning("the incident state kept is not whole (%s): rebuilt from the alerts", err)
+        return None
+    later, _ = store.rows_since("alerts", document["alerts_seen"])
+    known = later["alert_id"].map(grouper.incident_of).notna()
+    grouper.assign(later[~known], changes)
+    closed = later[known & later["resolved_at"].notna()]
+    grouper.resolve(list(zip(closed["alert_id"], closed["resolved_at"], strict=True)))
+    return grouper
 
 
 def summary(incident: Incident, answers: pd.DataFrame, paged: str | None) -> dict:

@@ -11,6 +11,7 @@ seen number n has seen every row written before it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from urllib.parse import parse_qs, urlparse
 
 import pandas as pd
@@ -140,13 +141,39 @@ class RedisStateStore:
                 pipe.hincrbyfloat(positives_key, field, float(positives))
             pipe.execute()
 
-    def put_document(self, name: str, body: str) -> None:
-        """Keep one named text (the incident grouper's state), replacing the one kept before."""
-        self.redis.set(f"{self.prefix}:documents:{name}", body)
+    def put_document(
+        self, name: str, head: str, parts: Mapping[str, str | None] | None = None, *, replace=False
+    ) -> None:
+        """Keep one named document (the incident grouper's state): its head text, replacing the
+        one kept before, and its parts by key, each written (None: deleted); `replace`: the parts
+        given are all it has. One transaction: a reader sees it before or after, never half."""
+        parts = parts or {}
+        head_key, parts_key = self._document_keys(name)
+        gone = [key for key, body in parts.items() if body is None]
+        kept = {key: body for key, body in parts.items() if body is not None}
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(head_key, head)
+            if replace:
+                pipe.delete(parts_key)
+            if gone:
+                pipe.hdel(parts_key, *gone)
+            if kept:
+                pipe.hset(parts_key, mapping=kept)
+            pipe.execute()
 
-    def document(self, name: str) -> str | None:
-        found = self.redis.get(f"{self.prefix}:documents:{name}")
-        return None if found is None else found.decode()
+    def document(self, name: str) -> tuple[str, dict[str, str]] | None:
+        """A document's head and parts, as one write left them; None when none is kept."""
+        head_key, parts_key = self._document_keys(name)
+        with self.redis.pipeline(transaction=True) as pipe:
+            pipe.get(head_key)
+            pipe.hgetall(parts_key)
+            head, parts = pipe.execute()
+        if head is None:
+            return None
+        return head.decode(), {key.decode(): body.decode() for key, body in parts.items()}
+
+    def _document_keys(self, name: str) -> tuple[str, str]:
+        return f"{self.prefix}:documents:{name}", f"{self.prefix}:document_parts:{name}"
 
     def _totals_keys(self) -> tuple[str, str]:
         return f"{self.prefix}:label_totals:n", f"{self.prefix}:label_totals:positives"

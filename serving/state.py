@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,10 @@ class SqliteStateStore:
             "PRIMARY KEY (alert_name, service))"
         )
         self.db.execute("CREATE TABLE IF NOT EXISTS documents (name PRIMARY KEY, body)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS document_parts (name, key, body, PRIMARY KEY (name, key)) "
+            "WITHOUT ROWID"
+        )
 
     @classmethod
     def in_home(cls, home: Path, retention: Retention | None = None) -> SqliteStateStore:
@@ -143,16 +148,44 @@ class SqliteStateStore:
             totals[["alert_name", "service", "n", "positives"]].itertuples(index=False, name=None),
         )
 
-    def put_document(self, name: str, body: str) -> None:
-        """Keep one named text (the incident grouper's state), replacing the one kept before."""
-        self.db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?)", (name, body))
+    def put_document(
+        self, name: str, head: str, parts: Mapping[str, str | None] | None = None, *, replace=False
+    ) -> None:
+        """Keep one named document (the incident grouper's state): its head text, replacing the
+        one kept before, and its parts by key, each written (None: deleted); `replace`: the parts
+        given are all it has. One transaction: a reader sees it before or after, never half."""
+        parts = parts or {}
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?)", (name, head))
+            if replace:
+                self.db.execute("DELETE FROM document_parts WHERE name = ?", (name,))
+            self.db.executemany(
+                "DELETE FROM document_parts WHERE name = ? AND key = ?",
+                [(name, key) for key, body in parts.items() if body is None],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO document_parts VALUES (?, ?, ?)",
+                [(name, key, body) for key, body in parts.items() if body is not None],
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
         self.checkpoints.written()
 
     # ------------------------------------------------------------------ reads
 
-    def document(self, name: str) -> str | None:
-        found = self.db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
-        return None if found is None else found[0]
+    def document(self, name: str) -> tuple[str, dict[str, str]] | None:
+        """A document's head and parts, as one write left them; None when none is kept."""
+        self.db.execute("BEGIN")  # both reads in one snapshot
+        try:
+            found = self.db.execute("SELECT body FROM documents WHERE name = ?", (name,)).fetchone()
+            parts = self.db.execute("SELECT key, body FROM document_parts WHERE name = ?", (name,))
+            kept = None if found is None else (found[0], dict(parts.fetchall()))
+        finally:
+            self.db.execute("COMMIT")
+        return kept
 
     def rows_since(self, name: str, after: int) -> tuple[pd.DataFrame, int]:
         """Rows written after rowid `after`, in canonical dtypes, and the new high-water mark."""

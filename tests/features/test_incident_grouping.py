@@ -209,6 +209,47 @@ def test_the_persisted_state_carries_on_where_it_stopped():
     pd.testing.assert_frame_equal(pd.concat([head, tail]), offline)
 
 
+def test_the_state_in_parts_carries_on_where_it_stopped_and_says_when_a_part_is_missing():
+    """state_parts: what a store keeps apart (serving/incident_book.py writes the changed parts)."""
+    history = busy_history()
+    offline = group_incidents(history, MAP)
+    first = IncidentGrouper(MAP)
+    head = first.assign(history.iloc[:250])
+    state, parts = json.loads(json.dumps(first.state_parts("w1/")))
+    assert all(key.startswith("w1/") for key in parts)
+    assert len(parts) == len(state["order"]) + state["firing_alerts"]
+    others = {"w0/incident/inc-x": "{}", "w0/end/x": "1"}  # another writer's, left in the store
+    restored = IncidentGrouper.from_parts(MAP, None, state, {**parts, **others}, "w1/")
+    pd.testing.assert_frame_equal(pd.concat([head, restored.assign(history.iloc[250:])]), offline)
+    incident = next(key for key in parts if "/incident/" in key)
+    with pytest.raises(ValueError, match="no part for"):
+        IncidentGrouper.from_parts(
+            MAP, None, state, {k: v for k, v in parts.items() if k != incident}, "w1/"
+        )
+    end = next(key for key in parts if "/end/" in key)
+    with pytest.raises(ValueError, match="firing alerts"):
+        IncidentGrouper.from_parts(
+            MAP, None, state, {k: v for k, v in parts.items() if k != end}, "w1/"
+        )
+
+
+def test_the_changes_put_on_the_parts_give_the_state_as_it_stands():
+    """state_changes: what a write after the first holds (new, changed and forgotten parts)."""
+    history = busy_history()
+    grouper = IncidentGrouper(MAP, IncidentConfig(keep_closed=5))
+    grouper.assign(history.iloc[:250])
+    _, parts = grouper.state_parts("w/")
+    for start, stop in [(250, 255), (255, 400)]:
+        grouper.assign(history.iloc[start:stop])
+        head, changed = grouper.state_changes("w/")
+        assert None in changed.values(), "a closed incident forgotten, an alert's end dropped"
+        assert len(changed) < len(parts) or stop - start > 5, "five alerts change a few parts"
+        parts = {k: v for k, v in {**parts, **changed}.items() if v is not None}
+        restored = IncidentGrouper.from_parts(MAP, None, head, parts, "w/")
+        assert restored.to_state() == json.loads(json.dumps(grouper.to_state()))
+    assert grouper.state_changes("w/")[1] == {}, "nothing changed since"
+
+
 def test_ids_come_from_the_opening_alert_whatever_the_row_order():
     history = busy_history()
     offline = group_incidents(history, MAP)

@@ -106,11 +106,16 @@ def test_outcomes_latest_label_totals_and_prune_answer_as_sqlite_does(store, sam
 
 
 def test_a_document_is_kept_replaced_and_absent_until_written(store):
-    """The incident grouper's state is one named document (serving/incident_book.py)."""
+    """The incident grouper's state is one named document: a head and parts by key, each write
+    holding the head and only the parts that changed (serving/incident_book.py)."""
     assert store.document("incidents") is None
-    store.put_document("incidents", '{"version": 1}')
-    store.put_document("incidents", '{"version": 2, "text": "é"}')
-    assert store.document("incidents") == '{"version": 2, "text": "é"}'
+    store.put_document("incidents", '{"version": 1}', {"a": "1", "b": "2"})
+    store.put_document("incidents", '{"version": 2, "text": "é"}', {"b": "20", "a": None, "c": "é"})
+    assert store.document("incidents") == ('{"version": 2, "text": "é"}', {"b": "20", "c": "é"})
+    store.put_document("incidents", "{}", {"d": "4"}, replace=True)
+    assert store.document("incidents") == ("{}", {"d": "4"})
+    store.put_document("incidents", "{}")
+    assert store.document("incidents") == ("{}", {"d": "4"})
     assert store.document("other") is None
 
 
