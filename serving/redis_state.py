@@ -144,9 +144,7 @@ class RedisStateStore:
     def put_document(
         self, name: str, head: str, parts: Mapping[str, str | None] | None = None, *, replace=False
     ) -> None:
-        """Keep one named document (the incident grouper's state): its head text, replacing the
-        one kept before, and its parts by key, each written (None: deleted); `replace`: the parts
-        given are all it has. One transaction: a reader sees it before or after, never half."""
+        """As SqliteStateStore.put_document: the head a string, the parts one hash, one MULTI."""
         parts = parts or {}
         head_key, parts_key = self._document_keys(name)
         gone = [key for key, body in parts.items() if body is None]
@@ -162,7 +160,7 @@ class RedisStateStore:
             pipe.execute()
 
     def document(self, name: str) -> tuple[str, dict[str, str]] | None:
-        """A document's head and parts, as one write left them; None when none is kept."""
+        """As SqliteStateStore.document: both read in one MULTI."""
         head_key, parts_key = self._document_keys(name)
         with self.redis.pipeline(transaction=True) as pipe:
             pipe.get(head_key)
