@@ -5,8 +5,8 @@ ranking pass and 1 ms apart, so incidents pile up open as they do under load. Ev
 passes (about PERSIST_EVERY_S of /rank at its p50), two groupers fed the same alerts write their
 state to SQLite state stores of their own:
 
-- all: every part (`IncidentGrouper.state_parts`, replacing the parts kept). This is what every
-  write cost while the state was one document, and what a book's first write still costs.
+- all: every part (`IncidentGrouper.state_parts`, replacing the parts kept). This is what a
+  book's first write costs, and what every write would cost without the changes kept track of.
 - changed: the head and the parts changed since the last write (`state_changes`). This is what
   `IncidentBook.persist` writes after its first write.
 

@@ -337,7 +337,8 @@ class IncidentGrouper:
         self._incident_of: dict[str, str] = {}  # alert_id -> incident id
         self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
         # what state_changes() hands out: the ends changed and the incidents kept since last time
-        self._ends_changed: set[str] = set()
+        # (None until the first state_parts(): a grouping that is never written keeps no track)
+        self._ends_changed: set[str] | None = None
         self._handed: set[str] = set()
         self._heap: list[tuple[int, str]] = []
         self._pending: dict[str, int] = {}  # resolutions of alerts not seen yet
@@ -411,7 +412,8 @@ class IncidentGrouper:
             if alert_id in self._ends:
                 end = min(self._ends[alert_id], at)
                 self._ends[alert_id] = end
-                self._ends_changed.add(alert_id)
+                if self._ends_changed is not None:
+                    self._ends_changed.add(alert_id)
                 heapq.heappush(self._heap, (end, alert_id))
             elif alert_id not in self._incident_of:
                 self._pending[alert_id] = at
@@ -470,12 +472,15 @@ class IncidentGrouper:
         parts = {f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r) for r in kept}
         parts.update((f"{prefix}{END_PART}{a}", str(end)) for a, end in self._ends.items())
         self._handed = set(head["order"])
-        self._ends_changed.clear()
+        self._ends_changed = set()
         return head, parts
 
     def state_changes(self, prefix: str = "") -> tuple[dict, dict[str, str | None]]:
         """The head, and the parts that changed since the last state_parts() or state_changes():
-        None for a part no longer kept. Its cost is what changed, not the whole state."""
+        None for a part no longer kept. Its cost is what changed, not the whole state. Before any
+        state_parts(), every part."""
+        if self._ends_changed is None:
+            return self.state_parts(prefix)
         head, kept = self._head()
         changed: dict[str, str | None] = {
             f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r)
@@ -859,7 +864,8 @@ class IncidentGrouper:
                 end = min(end, max(known, fired))
         record.firing += 1
         self._ends[alert_id] = end
-        self._ends_changed.add(alert_id)
+        if self._ends_changed is not None:
+            self._ends_changed.add(alert_id)
         heapq.heappush(self._heap, (end, alert_id))
 
     def _apply_resolutions(self, now: int) -> None:
@@ -869,7 +875,8 @@ class IncidentGrouper:
             if self._ends.get(alert_id) != end:
                 continue  # superseded by an earlier resolution
             del self._ends[alert_id]
-            self._ends_changed.add(alert_id)
+            if self._ends_changed is not None:
+                self._ends_changed.add(alert_id)
             record = self._incidents.get(self._incident_of.get(alert_id, ""))
             if record is not None:
                 record.text = None
@@ -917,7 +924,7 @@ class IncidentGrouper:
         """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
         for alert_id in record.alert_ids:
             self._incident_of.pop(alert_id, None)
-            if self._ends.pop(alert_id, None) is not None:
+            if self._ends.pop(alert_id, None) is not None and self._ends_changed is not None:
                 self._ends_changed.add(alert_id)
 
     def _closing_time(self, record: _Open, now: int, firing: int, last_resolved: int) -> int | None:
