@@ -336,10 +336,11 @@ class IncidentGrouper:
         self._went_live = 0  # live incidents so far: each one's seq
         self._incident_of: dict[str, str] = {}  # alert_id -> incident id
         self._ends: dict[str, int] = {}  # firing alert -> when it stops counting as firing
-        # what state_changes() hands out: the ends changed and the incidents kept since last time
-        # (None until the first state_parts(): a grouping that is never written keeps no track)
+        # what state_changes() hands out besides the incidents whose text was dropped: the ends
+        # changed and the incidents forgotten since last time (kept track of from the first
+        # state_parts() on: a grouping that is never written keeps none)
         self._ends_changed: set[str] | None = None
-        self._handed: set[str] = set()
+        self._forgotten: set[str] = set()
         self._heap: list[tuple[int, str]] = []
         self._pending: dict[str, int] = {}  # resolutions of alerts not seen yet
         self._changes: dict[str, list[tuple[int, str]]] = {}  # service -> (ts, change_id), sorted
@@ -471,8 +472,7 @@ class IncidentGrouper:
         head, kept = self._head()
         parts = {f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r) for r in kept}
         parts.update((f"{prefix}{END_PART}{a}", str(end)) for a, end in self._ends.items())
-        self._handed = set(head["order"])
-        self._ends_changed = set()
+        self._ends_changed, self._forgotten = set(), set()
         return head, parts
 
     def state_changes(self, prefix: str = "") -> tuple[dict, dict[str, str | None]]:
@@ -482,18 +482,16 @@ class IncidentGrouper:
         if self._ends_changed is None:
             return self.state_parts(prefix)
         head, kept = self._head()
+        # a new or changed incident has no text: it is made only when handed out
         changed: dict[str, str | None] = {
-            f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r)
-            for r in kept
-            if r.text is None or r.incident_id not in self._handed
+            f"{prefix}{INCIDENT_PART}{r.incident_id}": self._text(r) for r in kept if r.text is None
         }
-        handed = set(head["order"])
-        changed.update(dict.fromkeys(f"{prefix}{INCIDENT_PART}{i}" for i in self._handed - handed))
+        changed.update(dict.fromkeys(f"{prefix}{INCIDENT_PART}{i}" for i in self._forgotten))
         for alert_id in self._ends_changed:
             end = self._ends.get(alert_id)
             changed[f"{prefix}{END_PART}{alert_id}"] = None if end is None else str(end)
-        self._handed = handed
         self._ends_changed.clear()
+        self._forgotten.clear()
         return head, changed
 
     def _head(self) -> tuple[dict, tuple[_Open, ...]]:
@@ -922,6 +920,8 @@ class IncidentGrouper:
 
     def _forget(self, record: _Open) -> None:
         """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
+        if self._ends_changed is not None:
+            self._forgotten.add(record.incident_id)
         for alert_id in record.alert_ids:
             self._incident_of.pop(alert_id, None)
             if self._ends.pop(alert_id, None) is not None and self._ends_changed is not None:
