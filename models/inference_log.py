@@ -88,21 +88,22 @@ class InferenceLog:
     def write(self, answers: pd.DataFrame, features: pd.DataFrame, alerts: pd.DataFrame) -> int:
         """answers: the ranker's output; features: alert_id + features; alerts: the alerts ranked."""
         ids = answers["alert_id"].tolist()
-        alert = _last_copy_of(alerts, ids)
-        feats = _last_copy_of(features, ids).drop(columns="alert_id")
-        # pandas writes the records in C (NaN as null), one JSON object per line
-        feature_json = feats.to_json(orient="records", lines=True).splitlines()
-        if (
-            feats.columns.empty
-        ):  # a fail-open answer: no feature was computed (pandas writes nothing)
+        alert, at = _rows_for(alerts, ids)
+        feats, feature_at = _rows_for(features, ids)
+        feats = feats.drop(columns="alert_id")
+        if feats.columns.empty:  # a fail-open answer: no feature was computed
             feature_json = ["{}"] * len(ids)
+        else:  # pandas writes the records in C (NaN as null), one JSON object per line
+            lines = feats.to_json(orient="records", lines=True).splitlines()
+            feature_json = [lines[i] for i in feature_at]
+        fired = to_ns(alert["fired_at"]).tolist()
         now = time.time_ns()
         rows = list(
             zip(
                 [now] * len(ids),
                 ids,
-                to_ns(alert["fired_at"]).tolist(),
-                *(alert[c].tolist() for c in LOGGED_ALERT),
+                [fired[i] for i in at],
+                *([column[i] for i in at] for column in (alert[c].tolist() for c in LOGGED_ALERT)),
                 *(answers[c].tolist() for c in ANSWERED[:2]),
                 *(answers[c].astype(float).tolist() for c in SCORES),
                 *(answers[c].tolist() for c in ANSWERED[2:]),
@@ -294,14 +295,17 @@ def _or_none(value):
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
 
 
-def _last_copy_of(frame: pd.DataFrame, ids: list) -> pd.DataFrame:
-    """The rows of `frame` for `ids`, in that order: the last copy of each id, all-missing if absent."""
+def _rows_for(frame: pd.DataFrame, ids: list) -> tuple[pd.DataFrame, list[int]]:
+    """Where each of `ids` is: `frame` and the row of each id's last copy in it; or, when some
+    id is absent, the last copies reindexed to `ids` (missing values for the absent) and 0 … n-1.
+    Rows are picked per column only, not as a frame: a ranking pass logs 100 alerts × 50 features.
+    """
     where = {alert_id: i for i, alert_id in enumerate(frame["alert_id"].tolist())}
     rows = [where.get(alert_id, -1) for alert_id in ids]
-    if min(rows, default=0) < 0:  # some id is absent: reindex gives it a row of missing values
+    if min(rows, default=0) < 0:
         unique = frame.drop_duplicates("alert_id", keep="last").set_index("alert_id")
-        return unique.reindex(ids).reset_index()
-    return frame.take(rows).reset_index(drop=True)
+        return unique.reindex(ids).reset_index(), list(range(len(ids)))
+    return frame, rows
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:

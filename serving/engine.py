@@ -280,8 +280,7 @@ class RankingEngine:
                     return
                 frame = _together([r.frame for r in group])
                 try:
-                    self.store.put("alerts", frame)
-                    self.live.sync()
+                    self.live.put("alerts", frame)
                     grouped = self._assign_incidents(frame)
                     incident_of = grouped["incident_id"].to_dict()
                 except Exception as err:
@@ -411,8 +410,7 @@ class RankingEngine:
         with self._state:
             if name == "outcomes":
                 frame = self._recent_outcomes(frame)
-            stored = self.store.put(name, frame)
-            self.live.sync()
+            stored = self.live.put(name, frame)
             if name == "changes" and self.incidents is not None:
                 self.incidents.add_changes(frame)  # evidence of a root cause from its ts on
                 self.incidents.persist(self.store, force=False)

@@ -38,20 +38,39 @@ class LiveState:
             if written[name] <= self.seen[name]:
                 continue
             rows, self.seen[name] = self.store.rows_since(name, self.seen[name])
-            if rows.empty:
-                continue
-            if name == "labels":
-                self.mirror.add_derived_labels(rows)
-                self.persisted_labels.update(rows["alert_id"])
-            elif name == "alerts":
-                self.mirror.add_alerts(rows)
-            elif name == "outcomes":
-                self.mirror.add_outcomes(rows)
-            elif name == "changes":
-                self.mirror.add_changes(rows)
-            else:
-                self.mirror.add_feedback(rows)
+            self._take(name, rows)
         self._persist_new_labels()
+
+    def put(self, name: str, frame: pd.DataFrame) -> int:
+        """Store rows and take them in, with whatever others wrote before them; returns how many.
+
+        The rows just written go into the mirror as the store would give them back, without
+        reading them, when no one wrote to their table since the sync before them (a sync of their
+        own reads them back otherwise): a query less per ranking pass, a round trip with Redis."""
+        self.sync()
+        stored, written = self.store.put_seen(name, frame, self.seen[name])
+        if written is None:
+            self.sync()
+            return stored
+        rows, self.seen[name] = written
+        self._take(name, rows)
+        self._persist_new_labels()
+        return stored
+
+    def _take(self, name: str, rows: pd.DataFrame) -> None:
+        if rows.empty:
+            return
+        if name == "labels":
+            self.mirror.add_derived_labels(rows)
+            self.persisted_labels.update(rows["alert_id"])
+        elif name == "alerts":
+            self.mirror.add_alerts(rows)
+        elif name == "outcomes":
+            self.mirror.add_outcomes(rows)
+        elif name == "changes":
+            self.mirror.add_changes(rows)
+        else:
+            self.mirror.add_feedback(rows)
 
     def features_for(self, alerts: pd.DataFrame) -> pd.DataFrame:
         return self.mirror.features_for(alerts)
@@ -74,5 +93,8 @@ class LiveState:
         self._derived_checked = derived
         new = derived[~derived["alert_id"].isin(self.persisted_labels)]
         if len(new):
-            self.store.put("labels", new)
+            _, written = self.store.put_seen("labels", new, self.seen["labels"])
             self.persisted_labels.update(new["alert_id"])
+            if written is not None:  # else the next sync reads them back, as another's
+                rows, self.seen["labels"] = written
+                self._take("labels", rows)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from features.online import Retention
 from features.timeaxis import MINUTE_NS, to_ns
-from serving.state import TABLES, Table, mirrored_text, table_records, typed_frame
+from serving.state import TABLES, Table, rows_frame, rows_written, table_records
 
 KEY_SEPARATOR = "\x1f"
 DEFAULT_PREFIX = "journeyrank"
@@ -104,7 +104,19 @@ class RedisStateStore:
         self._write(table, table_records(frame, table))
         return len(frame)
 
-    def _write(self, table: Table, records: list[tuple]) -> None:
+    def put_seen(
+        self, name: str, frame: pd.DataFrame, seen: int
+    ) -> tuple[int, tuple[pd.DataFrame, int] | None]:
+        """SqliteStateStore.put_seen: the script numbers a write's rows last - n + 1 … last."""
+        if frame.empty:
+            return 0, None
+        table = TABLES[name]
+        records = table_records(frame, table)
+        last = self._write(table, records)
+        return len(records), rows_written(records, table, seen, last - len(records), last)
+
+    def _write(self, table: Table, records: list[tuple]) -> int:
+        """Write `records` in one script: the write number of the last."""
         at = {c: i for i, c in enumerate(table.columns)}
         kept = at[table.kept_by] if table.kept_by else None
         argv: list[object] = [len(records)]
@@ -112,7 +124,7 @@ class RedisStateStore:
             key = KEY_SEPARATOR.join(_key_text(record[at[c]]) for c in table.key)
             score = "" if kept is None or record[kept] is None else str(int(record[kept]))
             argv += [key, json.dumps(list(record)), score]
-        self._put(keys=list(self._keys(table.name)), args=argv)
+        return int(self._put(keys=list(self._keys(table.name)), args=argv))
 
     def resolve(self, alert_ids: list[str], resolved_at: pd.Series) -> int:
         """Close alerts (resolved or acknowledged events): a later resolution, never a firing."""
@@ -186,17 +198,8 @@ class RedisStateStore:
         flat = self._since(keys=[log_key, rows_key], args=[after])
         listed = [(int(flat[i]), flat[i + 1]) for i in range(0, len(flat), 2)]
         if not listed:
-            return typed_frame(pd.DataFrame(columns=list(table.columns)), table), after
-        rows = [tuple(json.loads(row)) for _, row in listed]
-        values = list(zip(*rows, strict=True))
-        frame = pd.DataFrame(
-            {
-                column: list(values[i]) if column in table.typed else mirrored_text(values[i])
-                for i, column in enumerate(table.columns)
-            },
-            dtype=object,
-        )
-        return typed_frame(frame, table), int(listed[-1][0])
+            return rows_frame([], table), after
+        return rows_frame([tuple(json.loads(row)) for _, row in listed], table), int(listed[-1][0])
 
     def last_rowids(self, names: tuple[str, ...]) -> dict[str, int]:
         """The highest write number of each table (0 when empty), in one round trip."""

@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 
 from features.online import Retention
-from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES, TIMESTAMP_DTYPE, TableSpec
-from features.timeaxis import MINUTE_NS, NAT_NS, to_ns
+from features.schemas import ALERTS, CHANGES, FEEDBACK, JOURNEY_OUTCOMES, TableSpec
+from features.timeaxis import MINUTE_NS, NAT_NS, from_ns, to_ns
 from models.inference_log import WalCheckpoints
 
 STATE_FILE = "state.sqlite"
 
 
-NUMBERS = ("sessions", "completed", "abandoned", "impact", "errors", "latency_p95_ms",
-           "anomaly_score", "label")  # fmt: skip
+COUNTS = ("sessions", "completed", "abandoned", "impact")  # int64
+NULLABLE_COUNTS = ("errors",)  # Int64: a count not reported is unknown
+MEASURES = ("latency_p95_ms", "anomaly_score", "label")  # float64
+NUMBERS = COUNTS + NULLABLE_COUNTS + MEASURES
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Table:
 
     @property
     def typed(self) -> set[str]:
-        """Columns typed_frame converts (times and numbers); every other one holds text."""
+        """Columns held in a typed dtype (times and numbers); every other one holds text."""
         return {*self.times, *NUMBERS} & set(self.columns)
 
 
@@ -105,22 +107,47 @@ class SqliteStateStore:
         """Insert or replace rows (canonical dtypes in); returns how many."""
         if frame.empty:
             return 0
+        records = table_records(frame, TABLES[name])
+        self._insert(name, records)
+        return len(records)
+
+    def put_seen(
+        self, name: str, frame: pd.DataFrame, seen: int
+    ) -> tuple[int, tuple[pd.DataFrame, int] | None]:
+        """`put` for a reader that holds every row up to rowid `seen`: how many, and the rows as
+        `rows_since(name, seen)` would read them back with the new high-water mark, when no one
+        else wrote in between and no key repeats among them (else None: read them back).
+
+        Each insert takes a rowid above all before it, so n inserts that end n rowids above the
+        `seen` they start from are the rows after it, in order; the table's columns have no type
+        (no affinity), so SQLite gives back exactly the values bound."""
+        if frame.empty:
+            return 0, None
         table = TABLES[name]
         records = table_records(frame, table)
+        before, after = self._insert(name, records)
+        return len(records), rows_written(records, table, seen, before, after)
+
+    def _insert(self, name: str, records: list[tuple]) -> tuple[int, int]:
+        """Insert or replace `records` in one transaction: the highest rowid before and after."""
+        table = TABLES[name]
         placeholders = ", ".join("?" * len(table.columns))
+        top = f"SELECT coalesce(max(rowid), 0) FROM {name}"
         self.db.execute("BEGIN IMMEDIATE")
         try:
+            before = self.db.execute(top).fetchone()[0]
             # delete-then-insert gives a replaced row a new rowid, so every mirror sees the update
             self.db.executemany(
                 f"INSERT OR REPLACE INTO {name} ({', '.join(table.columns)}) VALUES ({placeholders})",
                 records,
             )
+            after = self.db.execute(top).fetchone()[0]
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
         self.checkpoints.written()
-        return len(records)
+        return before, after
 
     def resolve(self, alert_ids: list[str], resolved_at: pd.Series) -> int:
         """Close alerts (resolved or acknowledged events): a later resolution, never a firing."""
@@ -196,17 +223,8 @@ class SqliteStateStore:
         )
         rows = cursor.fetchall()
         if not rows:
-            return typed_frame(pd.DataFrame(columns=list(table.columns)), table), after
-        # column by column; text stays Python strings, as the live mirror holds it
-        values = list(zip(*rows, strict=True))[1:]
-        frame = pd.DataFrame(
-            {
-                name: column if name in table.typed else mirrored_text(column)
-                for name, column in zip(table.columns, values, strict=True)
-            },
-            dtype=object,
-        )
-        return typed_frame(frame, table), int(rows[-1][0])
+            return rows_frame([], table), after
+        return rows_frame([row[1:] for row in rows], table), int(rows[-1][0])
 
     def last_rowids(self, names: tuple[str, ...]) -> dict[str, int]:
         """The highest rowid of each table (0 when empty), in one query: which tables have news."""
@@ -266,6 +284,51 @@ def table_records(frame: pd.DataFrame, table: Table) -> list[tuple]:
     return list(zip(*columns.values(), strict=True))
 
 
+def rows_frame(records: list[tuple], table: Table) -> pd.DataFrame:
+    """Stored records (the table's columns, as bound) in canonical dtypes; text stays Python
+    strings, as the live mirror holds it. Each column is built in its dtype at once: a frame of
+    objects converted column by column cost a ranking pass a millisecond."""
+    values = zip(*records, strict=True) if records else [()] * len(table.columns)
+    index = pd.RangeIndex(len(records))  # one index for all: no column is aligned to another's
+    return pd.DataFrame(
+        {
+            name: _typed(name, column, table, index)
+            for name, column in zip(table.columns, values, strict=True)
+        },
+        index=index,
+    )
+
+
+def _typed(name: str, column: tuple, table: Table, index: pd.Index):
+    """One stored column in its canonical dtype. Times go through int64 exactly (through float64,
+    as to_numeric takes a column with a missing value, a time kept only ~256 ns of precision: a row
+    read in a batch with a missing time differed from the same row read in one without)."""
+    if name in table.times:
+        return from_ns(np.array([NAT_NS if v is None else v for v in column], dtype=np.int64))
+    if name in COUNTS:
+        return np.array(column, dtype=np.int64)
+    if name in NULLABLE_COUNTS:
+        return pd.array([pd.NA if v is None else v for v in column], dtype="Int64")
+    if name in MEASURES:
+        return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
+    # a bare array of text would be inferred "str"
+    return pd.Series(mirrored_text(column), index=index, dtype=object)
+
+
+def rows_written(
+    records: list[tuple], table: Table, seen: int, before: int, after: int
+) -> tuple[pd.DataFrame, int] | None:
+    """What `rows_since(seen)` reads after a write numbered its `records` `before` + 1 … `after`:
+    the records themselves and `after`, when the reader had seen all there was before them and
+    each took a number of its own (no key repeats among them: a repeat replaces the one before
+    it); else None."""
+    at = [table.columns.index(column) for column in table.key]
+    distinct = len({tuple(record[i] for i in at) for record in records}) == len(records)
+    if before != seen or after - before != len(records) or not distinct:
+        return None
+    return rows_frame(records, table), after
+
+
 def _ns_or_none(times: pd.Series) -> list[int | None]:
     """Times as the store holds them: int ns since the epoch, None where missing."""
     ns = to_ns(times)
@@ -273,24 +336,6 @@ def _ns_or_none(times: pd.Series) -> list[int | None]:
     for i in np.flatnonzero(ns == NAT_NS).tolist():
         values[i] = None
     return values
-
-
-def _times(column: pd.Series):
-    """ns since the epoch (or None) as UTC timestamps: what to_datetime(to_numeric(column)) gives.
-
-    Like to_numeric, a column with a missing value goes through float64 (and so keeps the
-    precision float64 has); one without stays int64.
-    """
-    if column.dtype != object:
-        return pd.to_datetime(pd.to_numeric(column, errors="coerce"), utc=True).astype(
-            TIMESTAMP_DTYPE
-        )
-    values = column.tolist()
-    if any(v is None for v in values):
-        ns = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
-    else:
-        ns = np.array(values, dtype=np.int64)
-    return pd.to_datetime(ns, utc=True).astype(TIMESTAMP_DTYPE)
 
 
 def mirrored_text(column: tuple) -> tuple | list:
@@ -307,18 +352,3 @@ def mirrored_text(column: tuple) -> tuple | list:
 
 def _missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
-
-
-def typed_frame(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
-    for name in table.times:
-        frame[name] = _times(frame[name])
-    for name in ("sessions", "completed", "abandoned", "impact"):
-        if name in frame:
-            frame[name] = pd.to_numeric(frame[name]).astype("int64")
-    for name in ("errors",):
-        if name in frame:
-            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
-    for name in ("latency_p95_ms", "anomaly_score", "label"):
-        if name in frame:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-    return frame

@@ -76,10 +76,11 @@ def test_the_state_store_fails_mid_request_and_recovers(client, sample_dir, monk
     assert client.get("/readyz").status_code == 200
     with monkeypatch.context() as broken:
 
-        def disk_error(self, name, frame):
+        def disk_error(self, name, frame, *seen):
             raise sqlite3.OperationalError("disk I/O error")
 
         broken.setattr(SqliteStateStore, "put", disk_error)
+        broken.setattr(SqliteStateStore, "put_seen", disk_error)
         _assert_fell_back(client, alerts[:20], "state_store")
     healthy = client.post("/rank", json={"alerts": alerts[20:]}).json()["ranked"]
     assert not any("fallback" in r["flags"] for r in healthy)

@@ -73,6 +73,61 @@ def test_a_replaced_row_is_news_again_and_counted_once(store, sample):
     assert store.count("alerts") == 5
 
 
+def test_rows_a_caught_up_reader_puts_are_the_rows_it_would_read_back(store, sample):
+    """put_seen hands a reader that holds every row so far the rows it wrote, exactly as
+    rows_since reads them back; after another writer's rows, or with a key twice among them,
+    nothing (the reader reads them back)."""
+    alerts = sample.alerts.head(40).assign(
+        anomaly_score=lambda a: a["anomaly_score"].where(a.index % 3 > 0),
+        resolved_at=lambda a: a["resolved_at"].where(a.index % 4 > 0),
+    )
+    tables = {
+        "alerts": alerts,
+        "outcomes": sample.journey_outcomes.head(300).assign(
+            errors=lambda o: o["errors"].astype("Int64").where(o.index % 5 > 0)
+        ),
+        "changes": sample.changes.head(12),
+        "feedback": pd.DataFrame(
+            {
+                "alert_id": alerts["alert_id"].head(6),
+                "impact": [1, 0, 1, 1, 0, 0],
+                "ts": alerts["fired_at"].head(6),
+                "author": ["ana", None, "bo", "bo", None, "cy"],
+                "note": [None, "noise", None, "", "flap", "é"],
+            }
+        ),
+        "labels": pd.DataFrame(
+            {
+                "alert_id": alerts["alert_id"].head(8),
+                "matured_at": alerts["fired_at"].head(8),
+                "label": [1.0, 0.0] * 4,
+                "alert_name": alerts["alert_name"].head(8),
+                "service": alerts["service"].head(8),
+            }
+        ),
+    }
+    for name, frame in tables.items():
+        seen = 0
+        for part in (frame.iloc[: len(frame) // 2], frame.iloc[len(frame) // 2 :]):
+            stored, written = store.put_seen(name, part, seen)
+            assert stored == len(part) and written is not None, name
+            rows, mark = written
+            read, read_mark = store.rows_since(name, seen)
+            pd.testing.assert_frame_equal(rows, read)  # dtypes, missing values and all
+            assert mark == read_mark
+            seen = mark
+
+    more = sample.alerts.iloc[100:110]
+    stale = store.last_rowids(("alerts",))["alerts"]
+    store.put("alerts", more.head(4))  # another worker writes first
+    assert store.put_seen("alerts", more.tail(6), stale) == (6, None)
+    assert store.rows_since("alerts", stale)[0]["alert_id"].tolist() == more["alert_id"].tolist()
+    seen = store.last_rowids(("alerts",))["alerts"]
+    twice = pd.concat([sample.alerts.iloc[[120]], sample.alerts.iloc[[120]]])
+    assert store.put_seen("alerts", twice, seen) == (2, None)
+    assert len(store.rows_since("alerts", seen)[0]) == 1
+
+
 def test_resolve_closes_known_alerts_only(store, sample):
     alerts = sample.alerts.head(3).assign(resolved_at=pd.NaT)
     store.put("alerts", alerts)
