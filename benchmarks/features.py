@@ -203,7 +203,7 @@ def contender_live_state(data_dir: Path, scratch: Path) -> dict:
     from features.families import live_state
     from features.journey_state import build_journey_state
 
-    data, stages, baselines, config = _fitted(data_dir)
+    data, stages, baselines, config = fitted(data_dir)
     batch = AlertBatch.of(data.alerts, stages)
     window_ns = int(data.window.value)
 
@@ -225,7 +225,7 @@ def contender_duckdb(query: str, data_dir: Path, scratch: Path) -> dict:
 
     from benchmarks._live_state_sql import FEATURES, prepare_inputs, run_reference
 
-    data, stages, baselines, config = _fitted(data_dir)
+    data, stages, baselines, config = fitted(data_dir)
     outcomes = pq.read_table(data_dir / "journey_outcomes.parquet")
     inputs = prepare_inputs(outcomes, data.alerts, stages, baselines, data.journey_map,
                             int(data.window.value), config.features)  # fmt: skip
@@ -234,7 +234,7 @@ def contender_duckdb(query: str, data_dir: Path, scratch: Path) -> dict:
     return {"seconds": seconds}
 
 
-def _fitted(data_dir: Path):
+def fitted(data_dir: Path):
     """The loaded data directory, its stages and fitted baselines (set-up, not timed)."""
     from features.baselines import fit_baselines
     from features.config import FeatureJobConfig

@@ -28,14 +28,14 @@ PASSES, WARM_UP = 300, 20
 def main() -> None:
     import pandas as pd
 
-    from benchmarks.features import _fitted
+    from benchmarks.features import fitted
     from benchmarks.serving import SAMPLE_DIR, rank_batches
     from serving.api_models import AlertIn
     from serving.engine import alerts_frame
     from serving.live import LiveState
     from serving.state import SqliteStateStore
 
-    data, _, baselines, config = _fitted(SAMPLE_DIR)
+    data, _, baselines, config = fitted(SAMPLE_DIR)
     # what a worker's live state reads of its ranker
     ranker = SimpleNamespace(
         journey_map=data.journey_map,
