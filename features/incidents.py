@@ -413,8 +413,7 @@ class IncidentGrouper:
             if alert_id in self._ends:
                 end = min(self._ends[alert_id], at)
                 self._ends[alert_id] = end
-                if self._ends_changed is not None:
-                    self._ends_changed.add(alert_id)
+                self._end_changed(alert_id)
                 heapq.heappush(self._heap, (end, alert_id))
             elif alert_id not in self._incident_of:
                 self._pending[alert_id] = at
@@ -862,8 +861,7 @@ class IncidentGrouper:
                 end = min(end, max(known, fired))
         record.firing += 1
         self._ends[alert_id] = end
-        if self._ends_changed is not None:
-            self._ends_changed.add(alert_id)
+        self._end_changed(alert_id)
         heapq.heappush(self._heap, (end, alert_id))
 
     def _apply_resolutions(self, now: int) -> None:
@@ -873,8 +871,7 @@ class IncidentGrouper:
             if self._ends.get(alert_id) != end:
                 continue  # superseded by an earlier resolution
             del self._ends[alert_id]
-            if self._ends_changed is not None:
-                self._ends_changed.add(alert_id)
+            self._end_changed(alert_id)
             record = self._incidents.get(self._incident_of.get(alert_id, ""))
             if record is not None:
                 record.text = None
@@ -918,14 +915,19 @@ class IncidentGrouper:
         while len(self._closed) > self.config.keep_closed:
             self._forget(self._incidents.pop(self._closed.popleft()))
 
+    def _end_changed(self, alert_id: str) -> None:
+        """Note a firing alert's end set or dropped, once the state is kept track of (state_parts)."""
+        if self._ends_changed is not None:
+            self._ends_changed.add(alert_id)
+
     def _forget(self, record: _Open) -> None:
         """A closed incident beyond `keep_closed`: a long-running service does not keep them all."""
         if self._ends_changed is not None:
             self._forgotten.add(record.incident_id)
         for alert_id in record.alert_ids:
             self._incident_of.pop(alert_id, None)
-            if self._ends.pop(alert_id, None) is not None and self._ends_changed is not None:
-                self._ends_changed.add(alert_id)
+            if self._ends.pop(alert_id, None) is not None:
+                self._end_changed(alert_id)
 
     def _closing_time(self, record: _Open, now: int, firing: int, last_resolved: int) -> int | None:
         """When the incident closed, if it has by `now`: its alerts all resolved (and stayed so

@@ -48,14 +48,21 @@ class LiveState:
         reading them, when no one wrote to their table since the sync before them (a sync of their
         own reads them back otherwise): a query less per ranking pass, a round trip with Redis."""
         self.sync()
-        stored, written = self.store.put_seen(name, frame, self.seen[name])
-        if written is None:
+        stored, taken = self._put_through(name, frame)
+        if taken:
+            self._persist_new_labels()
+        else:
             self.sync()
-            return stored
-        rows, self.seen[name] = written
-        self._take(name, rows)
-        self._persist_new_labels()
         return stored
+
+    def _put_through(self, name: str, frame: pd.DataFrame) -> tuple[int, bool]:
+        """Write rows, and take them in when the store hands them back unread (True); else a sync
+        reads them, as another worker's. Returns how many were written."""
+        stored, written = self.store.put_seen(name, frame, self.seen[name])
+        if written is not None:
+            rows, self.seen[name] = written
+            self._take(name, rows)
+        return stored, written is not None
 
     def _take(self, name: str, rows: pd.DataFrame) -> None:
         if rows.empty:
@@ -93,8 +100,5 @@ class LiveState:
         self._derived_checked = derived
         new = derived[~derived["alert_id"].isin(self.persisted_labels)]
         if len(new):
-            _, written = self.store.put_seen("labels", new, self.seen["labels"])
+            self._put_through("labels", new)
             self.persisted_labels.update(new["alert_id"])
-            if written is not None:  # else the next sync reads them back, as another's
-                rows, self.seen["labels"] = written
-                self._take("labels", rows)

@@ -27,7 +27,6 @@ STATE_FILE = "state.sqlite"
 COUNTS = ("sessions", "completed", "abandoned", "impact")  # int64
 NULLABLE_COUNTS = ("errors",)  # Int64: a count not reported is unknown
 MEASURES = ("latency_p95_ms", "anomaly_score", "label")  # float64
-NUMBERS = COUNTS + NULLABLE_COUNTS + MEASURES
 
 
 @dataclass(frozen=True)
@@ -37,11 +36,6 @@ class Table:
     columns: tuple[str, ...]
     times: tuple[str, ...]  # columns held as ns since the epoch
     kept_by: str | None  # the time column retention prunes by
-
-    @property
-    def typed(self) -> set[str]:
-        """Columns held in a typed dtype (times and numbers); every other one holds text."""
-        return {*self.times, *NUMBERS} & set(self.columns)
 
 
 def _contract_table(name: str, spec: TableSpec, key: tuple[str, ...]) -> Table:
@@ -312,7 +306,7 @@ def _typed(name: str, column: tuple, table: Table, index: pd.Index):
     if name in MEASURES:
         return np.array([np.nan if v is None else v for v in column], dtype=np.float64)
     # a bare array of text would be inferred "str"
-    return pd.Series(mirrored_text(column), index=index, dtype=object)
+    return pd.Series(_mirrored_text(column), index=index, dtype=object)
 
 
 def rows_written(
@@ -338,7 +332,7 @@ def _ns_or_none(times: pd.Series) -> list[int | None]:
     return values
 
 
-def mirrored_text(column: tuple) -> tuple | list:
+def _mirrored_text(column: tuple) -> tuple | list:
     """A text column as the live mirror holds text: NaN where a value is missing, unless all are.
 
     (What a frame built from the rows infers, "str" or, with no value at all, None objects, once
