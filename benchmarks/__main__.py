@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 import time
@@ -21,6 +22,10 @@ def discover() -> list[str]:
 
 
 def main(names: list[str]) -> int:
+    from pipeline.cli import PROCESS_ENVIRONMENT
+
+    for name, value in PROCESS_ENVIRONMENT.items():  # in-process benchmarks run as journeyrank does
+        os.environ.setdefault(name, value)
     chosen = names or discover()
     if not chosen:
         print("no benchmarks yet")

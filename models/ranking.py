@@ -21,6 +21,7 @@ from models.calibration import ScoreCalibrator
 from models.priority import UnmappedStand, priority_score
 from models.reasons import reasons_for
 from models.tiers import ROUTES, TierThresholds
+from models.tree_shap import TreeTables
 
 REMEMBERED_SERVICES = 10_000  # per-service answers kept between requests (stage, playbook)
 _UNKNOWN = object()
@@ -90,7 +91,7 @@ class Ranker:
 
     def contributions(self, features: pd.DataFrame) -> np.ndarray:
         """Per-feature contributions to the raw score (TreeSHAP), without the bias column."""
-        return self.booster.predict(self.spec.model_inputs(features), pred_contrib=True)[:, :-1]
+        return self.explain(features)[:, :-1]
 
     def score(self, features: pd.DataFrame, raw: np.ndarray | None = None) -> pd.DataFrame:
         """impact_probability, priority and tier per row, in input order (no explanations: fast)."""
@@ -174,16 +175,27 @@ class Ranker:
     def explain(self, rows: pd.DataFrame) -> np.ndarray:
         """TreeSHAP contributions of every feature, and the bias last (rows × (features + 1)).
 
-        On LightGBM's threads, one per core, however few the rows: a row costs ~0.13 ms to explain
-        (91 trees of 15 leaves), so two threads halve even a 4-row batch (0.57 → 0.31 ms; 100 rows
-        13.3 → 6.8 ms on 2 cores). `journeyrank` runs with OMP_WAIT_POLICY=PASSIVE, so idle
-        threads sleep rather than spin against the service's own."""
-        matrix = self._model_matrix(rows)
+        LightGBM's `pred_contrib`, worked out from tables of the booster's leaves (TreeTables: the
+        same values to ~1e-15, faster: benchmarks/explain.py); LightGBM's own when the tables do
+        not cover the booster or the inputs do not line up with its categories."""
+        matrix = self.model_matrix(rows)
         if matrix is None:
             return self.booster.predict(self.spec.model_inputs(rows), pred_contrib=True)
-        return self.booster.predict(matrix, pred_contrib=True)
+        if self.tree_tables is None:
+            return self.booster.predict(matrix, pred_contrib=True)
+        return self.tree_tables.explain(matrix)
 
-    def _model_matrix(self, rows: pd.DataFrame) -> np.ndarray | None:
+    @cached_property
+    def tree_tables(self) -> TreeTables | None:
+        """The booster's TreeSHAP tables (~0.2 s to work out, once), None where they do not apply."""
+        return TreeTables.of(self.booster)
+
+    def warm(self) -> Ranker:
+        """Work out now what the first explanation would otherwise wait for: the TreeSHAP tables."""
+        _ = self.tree_tables
+        return self
+
+    def model_matrix(self, rows: pd.DataFrame) -> np.ndarray | None:
         """What the booster makes of `spec.model_inputs(rows)`, built without the frame in between.
 
         LightGBM turns the inputs' categoricals into their codes among the categories it was

@@ -131,7 +131,7 @@ class RankingEngine:
         policy = load_policy(settings.policy)  # a bad policy file stops the start, with its message
         degraded = Degraded()
         try:
-            ranker = load_ranker(ranker_dir)
+            ranker = load_ranker(ranker_dir).warm()
         except Exception as err:  # fail-open: the rule answers until a model that loads is served
             ranker = None
             degraded.note(MODEL, err)
