@@ -1,5 +1,6 @@
 """TreeTables: LightGBM's own TreeSHAP (`pred_contrib=True`), from tables of the leaves."""
 
+from concurrent.futures import ThreadPoolExecutor
 from itertools import combinations
 from math import factorial
 
@@ -102,6 +103,21 @@ def test_every_batch_size_gives_the_same_rows():
     for size in (1, 15, 64, 65, 129, 400):
         np.testing.assert_array_equal(tables.explain(rows[:size]), whole[:size])
     assert tables.explain(rows[:0]).shape == (0, matrix.shape[1] + 1)
+
+
+def test_explanations_at_once_on_many_threads_are_each_their_own():
+    """Working arrays are shared between explanations in turn, never at the same time."""
+    booster, matrix = _booster(seed=9)
+    rows = _awkward_rows(matrix, seed=4)
+    tables = TreeTables.of(booster)
+    batches = [rows[i : i + 30 + 7 * i] for i in range(16)]
+    alone = [tables.explain(batch) for batch in batches]
+
+    with ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(tables.explain, batches * 4))
+
+    for i, explained in enumerate(together):
+        np.testing.assert_array_equal(explained, alone[i % len(batches)])
 
 
 def test_best_iteration_is_what_the_tables_hold():
