@@ -273,7 +273,12 @@ class _Reader:
         )
 
     def _split_arrays(self) -> _Splits:
-        feature, threshold, default_left, missing, categories = _columns(self.splits, 5, object)
+        feature, threshold, default_left, missing, categories = (
+            (list(column) for column in zip(*self.splits, strict=True))
+            if self.splits
+            else ([],) * 5
+        )
+        default_left, missing = np.array(default_left, dtype=bool), np.array(missing, dtype=object)
         categorical = [i for i, c in enumerate(categories) if c is not None]
         goes = np.zeros(
             (len(categorical), 1 + max((max(categories[i]) for i in categorical), default=0)),
@@ -281,12 +286,12 @@ class _Reader:
         )
         for place, i in enumerate(categorical):
             goes[place, categories[i]] = True
-        default = np.where(default_left.astype(bool), -np.inf, np.inf)
+        default = np.where(default_left, -np.inf, np.inf)
         missing_value = np.select([missing == "None", missing == "NaN"], [0.0, default], default)
         missing_value[categorical] = np.nan
         return _Splits(
-            feature=feature.astype(np.int64),
-            threshold=threshold.astype(np.float64),
+            feature=np.array(feature, dtype=np.int64),
+            threshold=np.array(threshold, dtype=np.float64),
             missing=missing_value.astype(np.float64),
             zero_default=np.flatnonzero((missing == "Zero") & ~np.isnan(missing_value)),
             categorical=np.array(categorical, dtype=np.int64),
@@ -298,17 +303,9 @@ def _count(node: dict) -> int:
     return node.get("internal_count", node.get("leaf_count", 0))
 
 
-def _columns(rows: list[tuple], n: int, dtype: type = np.int64) -> list[np.ndarray]:
-    """The columns of a list of n-tuples, as arrays (empty ones when there are no rows)."""
-    if not rows:
-        return [np.zeros(0, dtype=dtype) for _ in range(n)]
-    columns = []
-    for values in zip(*rows, strict=True):
-        column = np.empty(len(values), dtype=dtype)
-        for i, v in enumerate(values):  # item by item: a list stays one object
-            column[i] = v
-        columns.append(column)
-    return columns
+def _columns(rows: list[tuple[int, ...]], n: int) -> np.ndarray:
+    """The n columns of a list of n-tuples of integers, as int64 arrays (empty when no rows)."""
+    return np.array(rows, dtype=np.int64).reshape(len(rows), n).T
 
 
 def leaf_table(
