@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-from features.schemas import SEVERITIES
+from features.values import SEVERITIES
 from pipeline.simulate import WORLDS, SimulationConfig, simulate
 from pipeline.simulate.truth import coincident_noise
 from pipeline.simulate.worlds import DEFAULT_WORLD

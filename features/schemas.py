@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Literal, get_args
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -22,10 +22,8 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors  # noqa: F401  (loading.py takes it from here)
 
-Severity = Literal["critical", "high", "warning", "info"]
-Signal = Literal["latency", "errors", "saturation", "availability", "anomaly", "other"]
-SEVERITIES: tuple[Severity, ...] = get_args(Severity)
-SIGNALS: tuple[Signal, ...] = get_args(Signal)
+from features.values import SEVERITIES, SIGNALS
+
 SESSION_EVENTS = ("enter", "complete", "abandon", "error")
 
 # Canonical in-memory dtypes: every loader returns exactly these, whatever the file format.

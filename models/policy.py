@@ -27,7 +27,7 @@ import pandas as pd
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from features.journey_map import MapValueError, load_yaml_model
-from features.schemas import Severity
+from features.values import Severity
 from models.tiers import ROUTES, TIERS, Tier
 
 POLICY_FLOOR = "policy_floor"

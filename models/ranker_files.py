@@ -17,8 +17,14 @@ from models.priority import UnmappedStand
 from models.ranking import Ranker
 from models.tiers import TierThresholds
 
+RANKER_DIR = "ranker"  # the ranker's plain files; MLflow keeps the folder's name under artifacts/
 PROFILE_FILE = "profile.json"
 UNMAPPED_FILE = "unmapped.json"
+
+
+def ranker_files_in(mlflow_model: Path) -> Path:
+    """Where the ranker's plain files sit inside a saved MLflow model (its MLmodel's folder)."""
+    return Path(mlflow_model) / "artifacts" / RANKER_DIR
 
 
 def save_ranker(ranker: Ranker, folder: Path) -> Path:

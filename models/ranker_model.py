@@ -7,10 +7,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from models.ranker_files import load_ranker, save_ranker
+from models.ranker_files import RANKER_DIR, load_ranker, save_ranker
 from models.ranking import Ranker
 
-RANKER_DIR = "ranker"  # the ranker's plain files; MLflow keeps the folder's name under artifacts/
 ARTIFACT_KEY = RANKER_DIR
 CODE_DIRS = ("features", "models")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,11 +50,6 @@ def log_ranker(ranker: Ranker, scratch: Path, example: pd.DataFrame, name: str =
         input_example=example,
         pip_requirements=_requirements(),
     )
-
-
-def ranker_files_in(mlflow_model: Path) -> Path:
-    """Where the ranker's plain files sit inside a saved MLflow model (its MLmodel's folder)."""
-    return Path(mlflow_model) / "artifacts" / RANKER_DIR
 
 
 def _requirements() -> list[str]:

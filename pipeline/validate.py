@@ -19,7 +19,8 @@ from features.loading import (
     iter_session_event_batches,
     load_data_dir,
 )
-from features.schemas import SESSION_EVENTS_TABLE, SEVERITIES, TABLES
+from features.schemas import SESSION_EVENTS_TABLE, TABLES
+from features.values import SEVERITIES
 
 TimeRange = tuple[pd.Timestamp, pd.Timestamp]
 UNMAPPED_SHOWN = 10  # services named in the printed profile; the JSON lists them all

@@ -25,8 +25,8 @@ from pydantic import (
     field_validator,
 )
 
-from features.schemas import SIGNALS
 from features.settings import env_name
+from features.values import SIGNALS
 from serving.api_models import LATEST, AlertIn, Instant, RankResponse, Severity
 
 CONFIG_ENV = env_name("adapters")

@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from features.schemas import Severity, Signal
+from features.values import Severity, Signal
 from models.tiers import Tier
 
 # counts are stored as SQLite INTEGER and pandas int64: a larger one would fail the write (a 500)

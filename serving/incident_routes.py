@@ -14,8 +14,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from serving.engine import event_now
-
 NO_STORE = {"cache-control": "no-store"}
 PagedTiers = Callable[[list[str]], dict[str, str]]
 
@@ -49,6 +47,7 @@ def create_incident_routes(engine_of: Callable[[], object], paged_tiers: PagedTi
 
 def incident_list(engine, paged_tiers: PagedTiers) -> list[dict]:
     """The open incidents, highest priority first (ties: the earlier first)."""
+    from serving.engine import event_now
     from serving.incident_book import summary
 
     if engine.incidents is None:

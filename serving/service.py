@@ -11,7 +11,6 @@ from bentoml.exceptions import BentoMLException
 from pydantic import TypeAdapter
 
 from features.settings import Settings, load_settings
-from models.ranker_model import ranker_files_in
 from serving.adapters import (
     AlertmanagerWebhook,
     GrafanaWebhook,
@@ -212,4 +211,6 @@ JourneyRank.mount_asgi_app(
 
 def ranker_folder(model_path: str) -> Path:
     """Where the ranker's plain files sit inside a BentoML-imported MLflow model."""
+    from models.ranker_files import ranker_files_in
+
     return ranker_files_in(Path(model_path) / "mlflow_model")

@@ -6,8 +6,8 @@ import numpy as np
 
 from features.catalogue import Feature
 from features.context import AlertBatch, FeatureContext
-from features.schemas import SEVERITIES
 from features.timeaxis import hour_of_week
+from features.values import SEVERITIES
 
 FEATURES = (
     Feature(

@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import average_precision_score
 
 from features.loading import load_data_dir, load_session_events
-from features.schemas import SEVERITIES
+from features.values import SEVERITIES
 from pipeline.simulate import SimulationConfig, simulate
 
 FILES = (
