@@ -591,23 +591,19 @@ def alerts_frame(alerts: list[AlertIn], times: dict[str, np.ndarray] | None = No
 
 def _answers(answers: pd.DataFrame) -> list[RankedAlert]:
     """The ranker's answers as the API's models, in their order (column by column, validated at once)."""
-    columns = {name: answers[name].tolist() for name in answers.columns}
-    rows = [
-        _answer(dict(zip(columns, row, strict=True))) for row in zip(*columns.values(), strict=True)
-    ]
+    columns = {name: _answer_values(name, answers[name].tolist()) for name in answers.columns}
+    rows = [dict(zip(columns, row, strict=True)) for row in zip(*columns.values(), strict=True)]
     return _RANKED.validate_python(rows)
 
 
 _RANKED = TypeAdapter(list[RankedAlert])
 
 
-def _answer(row: dict) -> dict:
-    return {
-        **{
-            k: (None if isinstance(v, float) and np.isnan(v) else v)
-            for k, v in row.items()
-            if k not in ("reasons", "flags")
-        },
-        "reasons": json.loads(row["reasons"]),
-        "flags": [f for f in row["flags"].split(",") if f],
-    }
+def _answer_values(name: str, values: list) -> list:
+    """One column of answers as the API holds it: reasons from their JSON text (one parse for the
+    column), flags as a list, and a missing value (NaN) as null."""
+    if name == "reasons":
+        return json.loads(f"[{','.join(values)}]")
+    if name == "flags":
+        return [[f for f in flags.split(",") if f] for flags in values]
+    return [None if isinstance(v, float) and v != v else v for v in values]
