@@ -75,6 +75,7 @@ def main(cache_dir: Path | None = None) -> None:
         f"model version {version}"
     )
     print(render_table(rank, mlflow))
+    print(render_rss(sampler.parts))
 
 
 # ---------------------------------------------------------------- the model, trained once
@@ -345,10 +346,11 @@ def _expect_ok(title: str, response) -> None:
 
 
 class RssSampler:
-    """The peak of Σ RSS over a process and its descendants, sampled every 0.2 s until stopped."""
+    """The peak of Σ RSS over a process and its descendants, sampled every 0.2 s until stopped,
+    and each process's share at that peak (`parts`: what it runs, MB)."""
 
     def __init__(self, pid: int) -> None:
-        self.pid, self.peak = pid, 0.0
+        self.pid, self.peak, self.parts = pid, 0.0, []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -356,26 +358,45 @@ class RssSampler:
     def stop(self) -> float:
         self._stop.set()
         self._thread.join()
-        return max(self.peak, self.now(self.pid))
+        self._take(self.processes(self.pid))
+        return self.peak
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            self.peak = max(self.peak, self.now(self.pid))
+            self._take(self.processes(self.pid))
+
+    def _take(self, parts: list[tuple[str, float]]) -> None:
+        total = sum(mb for _, mb in parts)
+        if total > self.peak:
+            self.peak, self.parts = total, parts
+
+    @classmethod
+    def now(cls, pid: int) -> float:
+        return sum(mb for _, mb in cls.processes(pid))
 
     @staticmethod
-    def now(pid: int) -> float:
+    def processes(pid: int) -> list[tuple[str, float]]:
+        """Each process of the tree: the module or program it runs, and its RSS in MB."""
         import psutil
 
         try:
             root = psutil.Process(pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.NoSuchProcess:
-            return 0.0
-        total = 0
+            return []
+        found = []
         for process in tree:
             with contextlib.suppress(psutil.NoSuchProcess):  # a process may end meanwhile
-                total += process.memory_info().rss
-        return total / MB
+                command = process.cmdline()
+                runs = command[command.index("-m") + 1] if "-m" in command[:-1] else process.name()
+                found.append((runs, process.memory_info().rss / MB))
+        return found
+
+
+def render_rss(parts: list[tuple[str, float]]) -> str:
+    """/rank's processes at its RSS peak (`bentoml serve` runs a serving process and a worker)."""
+    shares = ", ".join(f"{runs} {mb:.0f} MB" for runs, mb in parts)
+    return f"/rank's RSS at its peak, by process: {shares}"
 
 
 # ---------------------------------------------------------------- the table
