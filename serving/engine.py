@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow
 from pydantic import TypeAdapter
 
 from features.clock import Clock
@@ -501,12 +500,13 @@ def event_now(live: LiveState | None) -> datetime:
 def _give_back_free_memory() -> None:
     """Return the heap the warm start freed to the system, and keep the heap from splitting up.
 
-    Arrow keeps what it freed in its own pool (mimalloc: ~70 MB after warming from the sample,
-    when the Parquet files and their text columns were read). glibc keeps freed memory too, and
-    gives each new thread its own heap (arena) up to 8 per core: a worker serving on several
-    threads would grow one per thread. Elsewhere than glibc: Arrow's pool only.
+    glibc keeps freed memory, and gives each new thread its own heap (arena) up to 8 per core:
+    a worker serving on several threads would grow one per thread. Elsewhere: nothing to do.
+
+    Arrow's pool keeps ~70 MB that the warm start freed too. Releasing it here lowered a quiet
+    worker's RSS but not its peak under load (the load takes it back), and in two pairs of serving
+    benchmark runs p99 at concurrency 8 was higher with it: it is left to Arrow.
     """
-    pyarrow.default_memory_pool().release_unused()
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS)
