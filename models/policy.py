@@ -28,6 +28,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from features.journey_map import MapValueError, load_yaml_model
 from features.values import Severity
+from models.ranking import flag_list
 from models.tiers import ROUTES, TIERS, Tier
 
 POLICY_FLOOR = "policy_floor"
@@ -182,8 +183,9 @@ def apply_floors(
         out.at[position, "reasons"] = json.dumps(
             [f"{floor.words()} (the model said {was})", *reasons]
         )
-        flags = [f for f in str(out.at[position, "flags"]).split(",") if f]
-        out.at[position, "flags"] = ",".join([*flags, POLICY_FLOOR])
+        out.at[position, "flags"] = ",".join(
+            [*flag_list(str(out.at[position, "flags"])), POLICY_FLOOR]
+        )
     return out.iloc[_floored_order(current, best, raised)].reset_index(drop=True)
 
 

@@ -44,6 +44,11 @@ ANSWER_COLUMNS = (
 META_INPUTS = ("alert_id", "service", "signal", "severity", "alert_name", "fired_at")
 
 
+def flag_list(text: str | None) -> list[str]:
+    """An answer's flags as a list: its `flags` column holds them joined by commas (none: empty)."""
+    return [flag for flag in (text or "").split(",") if flag]
+
+
 def ranker_rows(alerts: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """What the ranker takes: each alert's identity columns beside its features (same row order)."""
     rows = features.reset_index(drop=True)

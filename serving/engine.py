@@ -29,7 +29,7 @@ from models.incidents import rank_by_incident
 from models.inference_log import InferenceLog
 from models.policy import NO_POLICY, Policy, apply_floors, load_policy
 from models.ranker_files import load_ranker
-from models.ranking import Ranker, ranker_rows
+from models.ranking import Ranker, flag_list, ranker_rows
 from serving import telemetry
 from serving.api_models import (
     AlertIn,
@@ -605,5 +605,5 @@ def _answer_values(name: str, values: list) -> list:
     if name == "reasons":
         return json.loads(f"[{','.join(values)}]")
     if name == "flags":
-        return [[f for f in flags.split(",") if f] for flags in values]
+        return [flag_list(flags) for flags in values]
     return [None if isinstance(v, float) and v != v else v for v in values]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from features.timeaxis import MINUTE_NS, to_ns
+from models.ranking import flag_list
 from models.tiers import TIERS
 
 QUEUE_HOURS = 6
@@ -201,7 +202,7 @@ def alert_detail(engine, alert_id: str) -> dict | None:
     return {
         **logged,
         "reasons": json.loads(logged["reasons"] or "[]"),
-        "flags": [f for f in (logged["flags"] or "").split(",") if f],
+        "flags": flag_list(logged["flags"]),
         "waterfall": contributions(engine.ranker, logged["features"]),
         "curve": stage_curve(engine, logged),
         "similar": similar_alerts(engine, logged),
