@@ -23,7 +23,13 @@ another reason. Attribution looks at each degradation over its whole life instea
 6. (an option, as is the incident-size evidence in 4) the credited alerts' incidents
    (`incident_members`): the symptoms the incident grouper put with them on their callers, and
    the synthetic checks, while the episode lasted, whose rule fires in failures beyond chance. The grouper's other evidence (bursts, noisy rules, probes'
-   stages, region and cluster) keeps out most of what merely fired on a caller meanwhile.
+   stages, region and cluster) keeps out most of what merely fired on a caller meanwhile. With
+   `root_hops`, a service that several credited services of an incident call is their root: its
+   alerts there share the credit, and the symptoms on its other callers follow;
+7. (`check_members`) the synthetic checks, in whatever incident, that fail during a credited
+   episode (in its region) and probe a stage it was measured on, whose rule fires in failures
+   beyond chance: the grouper joins a check only to a young incident, and a slow burn's checks
+   fail hours in.
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
 degradation credited.
@@ -60,6 +66,7 @@ class GroupedAlerts:
     incident: np.ndarray
     symptom: np.ndarray
     probe: np.ndarray
+    checked: np.ndarray | None = None  # the journey/stage a synthetic check names (else None)
 
 
 def grouped_alerts(
@@ -76,28 +83,33 @@ def grouped_alerts(
         symptom = alerts["signal"].isin(config.symptom_signals).to_numpy(dtype=bool)
     else:
         symptom = np.zeros(len(alerts), dtype=bool)
-    probe = (
-        _names_a_label(alerts["labels"], config.stage_labels)
+    checked = (
+        _label_value(alerts["labels"], config.stage_labels)
         if "labels" in alerts
-        else np.zeros(len(alerts), dtype=bool)
+        else np.full(len(alerts), None, dtype=object)
     )
-    return GroupedAlerts(grouped["incident_id"].to_numpy(dtype=object), symptom, probe)
+    return GroupedAlerts(
+        grouped["incident_id"].to_numpy(dtype=object), symptom, pd.notna(checked), checked
+    )
 
 
-def _names_a_label(labels: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
-    """Per alert, whether its labels (JSON text or a mapping) carry one of `keys`, non-empty."""
+def _label_value(labels: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
+    """Per alert, the first of `keys` its labels (JSON text or a mapping) carry non-empty, as
+    text (None when none)."""
     texts = [json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in labels]
     codes, distinct = pd.factorize(pd.Series(texts, dtype=object))
 
-    def carries(text) -> bool:
+    def value(text) -> str | None:
         try:
             found = json.loads(text) if isinstance(text, str) else {}
         except ValueError:
-            return False
-        return isinstance(found, dict) and any(found.get(k) not in (None, "") for k in keys)
+            return None
+        if not isinstance(found, dict):
+            return None
+        return next((str(found[k]) for k in keys if found.get(k) not in (None, "")), None)
 
-    has = np.array([carries(t) for t in distinct], dtype=bool)
-    return np.where(codes >= 0, has[np.maximum(codes, 0)] if len(has) else False, False)
+    values = np.array([value(t) for t in distinct] + [None], dtype=object)
+    return values[np.where(codes >= 0, codes, len(distinct))]
 
 
 def attribute_impact(
@@ -234,11 +246,10 @@ def _episodes_of(windows: pd.DataFrame, stages: StageIndex, config: AttributionC
     starts = to_ns(ordered["window_start"].iloc[: grid["lost"].shape[1]])
     step = int(np.min(np.diff(starts))) if len(starts) > 1 else MINUTE_NS
     row_of = {int(c): i for i, c in enumerate(codes)}
-    groups: list[tuple[str | None, int, list[int]]] = []
-    for service, links in stages.links.groupby("service", sort=True):
-        hard = links[links["kind_code"] == 0]["stage_code"]
-        chosen = hard if len(hard) else links["stage_code"]
-        groups.append((str(service), -1, [row_of[c] for c in chosen.unique() if c in row_of]))
+    groups: list[tuple[str | None, int, list[int]]] = [
+        (service, -1, [row_of[c] for c in chosen if c in row_of])
+        for service, chosen in _measured_stages(stages).items()
+    ]
     if config.credit_unmapped:
         groups += [(None, int(c), [row_of[int(c)]]) for c in codes]
     episodes = config.episodes
@@ -568,6 +579,10 @@ def _credit(
         mates = incident_members(alerts, chains, credited, episodes, journey_map, grouped, config)
         credited = pd.concat([credited, mates], ignore_index=True)
         credited = credited.drop_duplicates(["alert", "episode"])
+    if grouped is not None and config.check_members and len(credited):
+        checks = check_members(alerts, chains, credited, episodes, stages, grouped, config)
+        credited = pd.concat([credited, checks], ignore_index=True)
+        credited = credited.drop_duplicates(["alert", "episode"])
     value = episodes["lost_value"].to_numpy() if len(episodes) else np.zeros(0)
     weight = np.zeros(n)  # the costliest episode credited: regions and scales see one failure twice
     np.maximum.at(weight, credited["alert"].to_numpy(), value[credited["episode"].to_numpy()])
@@ -682,47 +697,168 @@ def incident_members(
     A failure shows on its callers as errors and latency; the grouper ties those to it by their
     burst, region and cluster, and leaves out rules that fire all day. What fired on a service
     the failure does not reach, or as a strained resource there, is left out: those are most
-    often noise that met the failure."""
-    empty = credited.iloc[:0][["alert", "episode"]]
+    often noise that met the failure.
+
+    With `root_hops`, the credit goes down the call graph first: the alerts of the incident on a
+    service a credited service calls (within `root_hops` calls), fired by the episode's end, are
+    the failure's root — a shared callee whose own rules met the damage too weakly to be a cause
+    on their own — and the symptoms on the root's other callers follow it."""
+    mates = _incident_mates(alerts, credited, episodes, grouped, config)
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    a = mates["alert"].to_numpy()
+    index = ActiveAlerts(services, alerts, chains)
+    callers = _callers_within(journey_map, config.incident_hops)
+    kept = _symptoms_above(credited, mates, services, callers, grouped) | grouped.probe[a]
+    found = [_beyond_chance(alerts, chains, mates[kept], index, config)]
+    if config.root_hops:
+        root = _roots(alerts, credited, mates, episodes, journey_map, grouped, config)
+        roots = _beyond_chance(alerts, chains, mates[root], index, config)
+        follow = _symptoms_above(roots, mates, services, callers, grouped) & ~kept
+        found += [roots, _beyond_chance(alerts, chains, mates[follow], index, config)]
+    return pd.concat(found, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def _symptoms_above(credited, mates, services, callers, grouped) -> np.ndarray:
+    """Per mate, whether it is a symptom on a service that calls (`callers`) a service credited
+    with its episode."""
+    on = set(zip(credited["episode"], services[credited["alert"].to_numpy()], strict=True))
+    e, a = mates["episode"].to_numpy(), mates["alert"].to_numpy()
+    return _on_services(e, services[a], _reached(on, callers)) & grouped.symptom[a]
+
+
+def _roots(alerts, credited, mates, episodes, journey_map, grouped, config) -> np.ndarray:
+    """Per mate, whether it is on a common callee (`_shared_callees`, within `root_hops`) of
+    the credited services of its incident and fired by its episode's end."""
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    incident, a = grouped.incident, mates["alert"].to_numpy()
+    common = _shared_callees(
+        incident[credited["alert"].to_numpy()],
+        services[credited["alert"].to_numpy()],
+        _callees_within(journey_map, config.root_hops),
+        config.min_root_callers,
+    )
+    by_end = to_ns(alerts["fired_at"])[a] <= to_ns(episodes["end"])[mates["episode"].to_numpy()]
+    return _on_services(incident[a], services[a], common) & by_end
+
+
+def _incident_mates(alerts, credited, episodes, grouped, config):
+    """(alert, episode, lo, hi) of the alerts in a credited alert's incident fired from
+    `lead_min` before the episode to `late_grace_min` after it (`_inside_spans`)."""
     incident = grouped.incident
     pairs = pd.DataFrame(
         {"incident": incident[credited["alert"].to_numpy()], "episode": credited["episode"]}
     ).drop_duplicates()
     everyone = pd.DataFrame({"alert": np.arange(len(alerts)), "incident": incident})
     mates = pairs.merge(everyone, on="incident")[["alert", "episode"]]
-    fired = to_ns(alerts["fired_at"])
-    e, a = mates["episode"].to_numpy(), mates["alert"].to_numpy()
+    return _inside_spans(alerts, mates, episodes, config)
+
+
+def _inside_spans(alerts, pairs: pd.DataFrame, episodes, config) -> pd.DataFrame:
+    """The (alert, episode) `pairs` whose alert fired from `lead_min` before the episode to
+    `late_grace_min` after it, with that span (lo, hi in ns)."""
+    lo, hi = _episode_span(episodes, pairs["episode"].to_numpy(), config)
+    fired = to_ns(alerts["fired_at"])[pairs["alert"].to_numpy()]
+    inside = (fired >= lo) & (fired <= hi)
+    return pairs[inside].assign(lo=lo[inside], hi=hi[inside]).reset_index(drop=True)
+
+
+def _episode_span(episodes, e: np.ndarray, config) -> tuple[np.ndarray, np.ndarray]:
+    """Per episode index: from `lead_min` before it to `late_grace_min` after it (ns)."""
     lo = to_ns(episodes["start"])[e] - int(config.lead_min * MINUTE_NS)
     hi = to_ns(episodes["end"])[e] + int(config.late_grace_min * MINUTE_NS)
-    services = alerts["service"].astype(str).to_numpy(dtype=object)
-    callers = _callers_within(journey_map, config.incident_hops)
-    credited_services = pd.DataFrame(
-        {"episode": credited["episode"].to_numpy(), "cause": services[credited["alert"]]}
-    ).drop_duplicates()
-    calling = {
-        (ep, caller)
-        for ep, cause in credited_services.itertuples(index=False)
-        for caller in callers.get(cause, ())
-    }
-    reaches = np.array([(ep, s) in calling for ep, s in zip(e, services[a], strict=True)], bool)
-    kept = (fired[a] >= lo) & (fired[a] <= hi) & ((reaches & grouped.symptom[a]) | grouped.probe[a])
-    mates = mates[kept].reset_index(drop=True)
+    return lo, hi
+
+
+def _reached(on: set, graph: dict[str, set[str]]) -> set:
+    """(episode, service) pairs one step of `graph` (service -> services) away from `on`."""
+    return {(ep, other) for ep, service in on for other in graph.get(service, ())}
+
+
+def _on_services(episode: np.ndarray, service: np.ndarray, pairs: set) -> np.ndarray:
+    """Per (episode, service), whether it is in `pairs`."""
+    return np.array([p in pairs for p in zip(episode, service, strict=True)], dtype=bool)
+
+
+def _shared_callees(incident, service, callees: dict[str, set[str]], least: int) -> set:
+    """(incident, service) pairs: the services that at least `least` of the credited services
+    (`service`, in `incident`) call — a common callee of several failing callers is their likely
+    root; one caller's callee is as often a bystander."""
+    held = set(zip(incident, service, strict=True))
+    calls = pd.Series(
+        [(i, callee) for i, s in held for callee in callees.get(s, ())], dtype=object
+    ).value_counts()
+    return set(calls.index[calls.to_numpy() >= least])
+
+
+def _beyond_chance(alerts, chains, mates, index, config) -> pd.DataFrame:
+    """The (alert, episode) of `mates` whose rule on its service fires in failures beyond
+    chance (`min_incident_share`), met over each episode's span [lo, hi] on the mate's service."""
+    mates = mates.reset_index(drop=True)
     if len(mates) == 0:
-        return empty
-    e = mates["episode"].to_numpy()
-    spans = pd.DataFrame(
-        {
-            "episode": e,
-            "service": services[mates["alert"].to_numpy()],
-            "lo": lo[kept],
-            "hi": hi[kept],
-        }
-    ).drop_duplicates(["episode", "service"])
-    index = ActiveAlerts(services, alerts, chains)
+        return mates[["alert", "episode"]]
+    services = alerts["service"].astype(str).to_numpy(dtype=object)
+    spans = mates.assign(service=services[mates["alert"].to_numpy()])
+    spans = spans.drop_duplicates(["episode", "service"])[["episode", "service", "lo", "hi"]]
     share = _member_share(alerts, chains, spans, mates, index, config)
     return mates.loc[share >= config.min_incident_share, ["alert", "episode"]].reset_index(
         drop=True
     )
+
+
+def check_members(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    credited: pd.DataFrame,
+    episodes: pd.DataFrame,
+    stages: StageIndex,
+    grouped: GroupedAlerts,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """(alert, episode) pairs for the synthetic checks, in whatever incident, fired from
+    `lead_min` before a credited episode to `late_grace_min` after it that probe a stage the
+    episode was measured on, where their rule on its service fires in failures beyond chance
+    (`min_incident_share`).
+
+    The grouper joins a check only to a young incident (`probe_join_min`): the checks of a slow
+    burn fail hours in and open incidents of their own, though the stage they name is the one
+    the failure is costing."""
+    empty = credited.iloc[:0][["alert", "episode"]].reset_index(drop=True)
+    if grouped.checked is None or len(credited) == 0:
+        return empty
+    probes = np.flatnonzero(pd.notna(grouped.checked))
+    named = pd.Series(grouped.checked[probes], dtype=object).str.split("/", n=1, expand=True)
+    if len(probes) == 0 or named.shape[1] < 2:
+        return empty
+    checks = pd.DataFrame({"alert": probes, "stage_code": stages.code_of(named[0], named[1])})
+    measured = _measured_stages(stages)
+    credited_episodes = np.unique(credited["episode"].to_numpy())
+    owners = episodes["service"].to_numpy(dtype=object)[credited_episodes]
+    codes = episodes["stage_code"].to_numpy()[credited_episodes]
+    covered = pd.DataFrame(
+        [
+            (e, c)
+            for e, owner, code in zip(credited_episodes, owners, codes, strict=True)
+            for c in (measured.get(owner, ()) if pd.notna(owner) else (code,))
+        ],
+        columns=["episode", "stage_code"],
+    )
+    pairs = _inside_spans(alerts, covered.merge(checks, on="stage_code"), episodes, config)
+    if "region" in alerts:  # a failure seen in one region fails that region's checks
+        ep_region = episodes["region"].to_numpy(dtype=object)[pairs["episode"].to_numpy()]
+        al_region = alerts["region"].to_numpy(dtype=object)[pairs["alert"].to_numpy()]
+        pairs = pairs[pd.isna(ep_region) | (ep_region == al_region)]
+    index = ActiveAlerts(alerts["service"].astype(str).to_numpy(dtype=object), alerts, chains)
+    return _beyond_chance(alerts, chains, pairs, index, config)
+
+
+def _measured_stages(stages: StageIndex) -> dict[str, np.ndarray]:
+    """Per mapped service, the stages its degradations are measured on: those it reaches hard,
+    pooled (all its stages when none is hard)."""
+    out = {}
+    for service, links in stages.links.groupby("service", sort=True):
+        hard = links[links["kind_code"] == 0]["stage_code"]
+        out[str(service)] = (hard if len(hard) else links["stage_code"]).unique()
+    return out
 
 
 def _member_share(alerts, chains, spans, members, index, config) -> np.ndarray:
@@ -814,6 +950,18 @@ def _callers_within(journey_map: JourneyMap, hops: int) -> dict[str, set[str]]:
     for caller, callees in journey_map.dependencies.items():
         for callee in callees:
             direct.setdefault(callee, set()).add(caller)
+    return _within(direct, hops)
+
+
+def _callees_within(journey_map: JourneyMap, hops: int) -> dict[str, set[str]]:
+    """Each service's callees in the map's `dependencies`, up to `hops` calls away."""
+    direct = {caller: set(callees) for caller, callees in journey_map.dependencies.items()}
+    return _within(direct, hops)
+
+
+def _within(direct: dict[str, set[str]], hops: int) -> dict[str, set[str]]:
+    """Each service of `direct` (service -> its neighbours one way), and what it reaches in up
+    to `hops` steps (itself left out)."""
     out = {}
     for service in direct:
         found, frontier = set(), {service}

@@ -203,6 +203,27 @@ class AttributionConfig(_Config):
     incident_hops: int = Field(
         2, ge=0, description="incident_members: callers this many calls away at most."
     )
+    root_hops: int = Field(
+        1,
+        ge=0,
+        description="incident_members: credit also, in an incident, the alerts fired by the "
+        "episode's end on a service that `min_root_callers` credited services of the incident "
+        "call within this many calls (their common root), where their rule fires in failures "
+        "beyond chance, and then the symptoms on the root's other callers (0: none).",
+    )
+    min_root_callers: int = Field(
+        3,
+        ge=1,
+        description="root_hops: credited services of an incident that must call a service for it "
+        "to be their root (2 lifts shop2's recall as much but credits bystanders in media1).",
+    )
+    check_members: bool = Field(
+        True,
+        description="Credit also the synthetic checks, in whatever incident, fired from `lead_min` "
+        "before a credited episode to `late_grace_min` after it that probe a stage the episode "
+        "was measured on (in its region, for a regional one), where their rule fires in failures "
+        "beyond chance (`min_incident_share`): the grouper joins a check only to a young incident.",
+    )
     min_incident_share: float = Field(
         0.5,
         ge=0,

@@ -13,6 +13,7 @@ from features.attribution import (
     attribute_impact,
     attributed_labels,
     causal_posterior,
+    check_members,
     failure_members,
     grouped_alerts,
     incident_bins,
@@ -438,6 +439,72 @@ def test_a_rule_that_fires_all_week_shares_no_incident_it_lands_in():
     credited = _anchors(frame, "db-down", "db-slow")[["alert", "episode"]]
     mates = incident_members(frame, chains, credited, episode, MAP, grouped, AttributionConfig())
     assert "pay-errors" not in set(frame.loc[mates["alert"], "alert_id"])
+
+
+def test_a_common_callee_of_credited_services_is_their_root_and_its_callers_follow():
+    """pay-svc and cart-svc, both credited, call db: db's error in their incident (fired before
+    the episode ended) is the root; a third caller's error follows it only through the root."""
+    frame, chains, episode = _one_failure(
+        ("pay-down", 6001, "pay-svc", "PayDown", 60),
+        ("cart-down", 6002, "cart-svc", "CartDown", 60),
+        ("db-errors", 6005, "db", "DbErrors", 20),
+        ("db-after", 6100, "db", "DbLate", 20),
+    )
+    ids = frame["alert_id"].tolist()
+    grouped = GroupedAlerts(
+        incident=np.array(["inc-1" if i != "first" and i != "last" else i for i in ids], object),
+        symptom=np.ones(len(ids), bool),
+        probe=np.zeros(len(ids), bool),
+    )
+    credited = _anchors(frame, "pay-down", "cart-down")[["alert", "episode"]]
+    shared = {
+        least: set(
+            frame.loc[
+                incident_members(
+                    frame,
+                    chains,
+                    credited,
+                    episode,
+                    MAP,
+                    grouped,
+                    AttributionConfig(root_hops=1, min_root_callers=least),
+                )["alert"],
+                "alert_id",
+            ]
+        )
+        for least in (2, 3)
+    }
+    assert "db-errors" in shared[2]  # called by both credited services
+    assert "db-after" not in shared[2]  # fired after the episode ended
+    assert "db-errors" not in shared[3]  # two callers are not three
+
+
+def test_a_synthetic_check_of_a_degraded_stage_shares_credit_in_any_incident():
+    """A check of pay (the stage pay-svc's episode is measured on) fails during the episode in an
+    incident of its own: it shares the credit; a check of cart, or one from another region
+    during a regional episode, does not."""
+    frame, chains, episode = _one_failure(
+        ("pay-down", 6001, "pay-svc", "PayDown", 60),
+        ("pay-check", 6020, "web", "SyntheticCheckFailed", 20),
+        ("cart-check", 6021, "web", "SyntheticCheckFailed", 20),
+    )
+    checked = {"pay-check": "buy/pay", "cart-check": "buy/cart"}
+    ids = frame["alert_id"].tolist()
+    grouped = GroupedAlerts(
+        incident=np.array([f"inc-{i}" for i in ids], dtype=object),
+        symptom=np.ones(len(ids), bool),
+        probe=np.array([i in checked for i in ids]),
+        checked=np.array([checked.get(i) for i in ids], dtype=object),
+    )
+    credited = _anchors(frame, "pay-down")[["alert", "episode"]]
+    config = AttributionConfig()
+
+    def shared(episodes):
+        found = check_members(frame, chains, credited, episodes, STAGES, grouped, config)
+        return set(frame.loc[found["alert"], "alert_id"])
+
+    assert shared(episode) == {"pay-check"}
+    assert shared(episode.assign(region=["us"])) == set()  # the checks ran in eu
 
 
 def test_end_to_end_the_grouper_ties_a_callers_symptoms_to_a_credited_cause(history):
