@@ -127,12 +127,12 @@ def reasons_for(
     contributions: np.ndarray, features: pd.DataFrame, names: list[str], context: list[dict]
 ) -> list[list[str]]:
     """For each alert, the top contributions (positive first) that a template can put in words."""
-    # only a feature with a template can be put in words
-    values = {
-        name: features[name].to_numpy() for name in names if name in TEMPLATES and name in features
-    }
     # the few strongest per alert are enough: most features have no words, or repeat another's
     candidates = np.argsort(-contributions, axis=1, kind="stable")[:, : 4 * MAX_REASONS]
+    # only a feature with a template can be put in words; its column is taken when first needed
+    # (a pass touches a few of them, and taking a column out of the frame is most of the cost)
+    sayable = {name for name in names if name in TEMPLATES and name in features}
+    values: dict[str, np.ndarray] = {}
     out = []
     for i, order in enumerate(candidates):
         said: list[str] = []
@@ -140,7 +140,11 @@ def reasons_for(
             if len(said) >= MAX_REASONS or contributions[i, j] <= 0:
                 break
             name = names[j]
-            text = _say(name, values[name][i], context[i]) if name in values else None
+            if name not in sayable:
+                continue
+            if name not in values:
+                values[name] = features[name].to_numpy()
+            text = _say(name, values[name][i], context[i])
             if text and text not in said:
                 said.append(text)
         out.append(said or ["nothing points to user impact right now"])
