@@ -22,7 +22,9 @@ evaluation reads:
   an incident pages once against when every P1/P2 alert pages (`models.truth_metrics`), and
   what paging once costs when the incidents are the true ones (the paging policy's own floor).
 
-`python -m benchmarks.quality [--worlds a,b] [--seeds 1,2,3] [--days N --train-days M]`.
+`python -m benchmarks.quality [--worlds a,b] [--seeds 1,2,3] [--days N --train-days M]
+[--config train.yaml] [--labels window]`: `--config` judges a training config (a model change)
+on every world, as `journeyrank train --config` reads it.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.config import AttributionConfig, FeatureJobConfig
 from features.loading import find_table, load_data_dir
 from features.settings import settings_at
 from models.config import TrainConfig
@@ -60,6 +61,7 @@ from pipeline.simulate import SimulationConfig, simulate
 from pipeline.simulate.worlds import WORLDS
 from pipeline.stack import TABLES
 from pipeline.train import train
+from pipeline.train_config import load_train_config
 
 TOTAL_DAYS = 35
 TRAIN_DAYS = 28
@@ -297,6 +299,15 @@ def summarise(runs: list[WorldRun]) -> pd.DataFrame:
     return pd.concat([worst, goals.to_frame().T])
 
 
+def with_labels(config: TrainConfig, method: str | None) -> TrainConfig:
+    """`config` with its training target's method set to `method` (as it is when None)."""
+    if method is None:
+        return config
+    attribution = config.features.attribution.model_copy(update={"method": method})
+    features = config.features.model_copy(update={"attribution": attribution})
+    return config.model_copy(update={"features": features})
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worlds", default=",".join(WORLDS))
@@ -304,19 +315,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=TOTAL_DAYS)
     parser.add_argument("--train-days", type=int, default=TRAIN_DAYS)
     parser.add_argument(
+        "--config",
+        type=Path,
+        help="a training config to judge on every world (YAML, as `journeyrank train --config`)",
+    )
+    parser.add_argument(
         "--labels",
         choices=["attributed", "window"],
-        default="attributed",
-        help="the training target: labels attributed to causes, or the window labels of before",
+        help="the training target: labels attributed to causes (the default), or the window "
+        "labels of before (over the config's)",
     )
     args = parser.parse_args(argv if argv is not None else [])
-    config = TrainConfig(
-        features=FeatureJobConfig(attribution=AttributionConfig(method=args.labels))
-    )
+    config = with_labels(load_train_config(args.config), args.labels)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
-    print(f"labels: {args.labels}; {args.days} days, trained on the first {args.train_days}")
+    method = config.features.attribution.method
+    print(f"labels: {method}; {args.days} days, trained on the first {args.train_days}")
+    if args.config is not None:
+        print(f"training config: {args.config}")
     runs = []
     for world in args.worlds.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):

@@ -14,10 +14,12 @@ from benchmarks.quality import (
     run_world,
     summarise,
     summarise_grouping,
+    with_labels,
 )
 from features.loading import load_data_dir
 from models.truth_metrics import grouping_errors, missed_at_budget
 from pipeline.simulate import SimulationConfig, simulate
+from pipeline.train_config import load_train_config
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +136,13 @@ def test_the_run_names_the_grouping_errors_behind_its_pairwise_figures(saas_run)
     if grouping["pairwise_recall"] < 1:
         assert splits["missed_pairs_share"].sum() == pytest.approx(1.0)
     assert (merges["true_incidents"] >= 2).all() and (splits["pieces"] >= 2).all()
+
+
+def test_a_training_config_is_judged_with_the_labels_asked_for(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text("calibration: sigmoid\nlightgbm:\n  num_leaves: 7\n")
+    config = with_labels(load_train_config(path), "window")
+    assert config.calibration == "sigmoid" and config.lightgbm.num_leaves == 7
+    assert config.features.attribution.method == "window"
+    kept = with_labels(load_train_config(path), None)
+    assert kept.features.attribution.method == "attributed"  # the config's own (the default)
