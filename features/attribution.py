@@ -46,7 +46,7 @@ import pandas as pd
 from features.baselines import Baselines
 from features.config import AttributionConfig, IncidentConfig
 from features.episodes import episode_spans, window_losses
-from features.incidents import group_incidents
+from features.incidents import group_incidents, label_mapping, probed_stages
 from features.journey_map import JourneyMap
 from features.loading import DataDir
 from features.map_evidence import unmapped_links
@@ -65,8 +65,12 @@ class GroupedAlerts:
 
     incident: np.ndarray
     symptom: np.ndarray
-    probe: np.ndarray
-    checked: np.ndarray | None = None  # the journey/stage a synthetic check names (else None)
+    checked: np.ndarray  # the journey/stage a synthetic check names (None: the alert is no check)
+
+    @property
+    def probe(self) -> np.ndarray:
+        """Whether each alert is a synthetic check."""
+        return pd.notna(self.checked)
 
 
 def grouped_alerts(
@@ -84,31 +88,20 @@ def grouped_alerts(
     else:
         symptom = np.zeros(len(alerts), dtype=bool)
     checked = (
-        _label_value(alerts["labels"], config.stage_labels)
+        _checked_stage(alerts["labels"], config.stage_labels)
         if "labels" in alerts
         else np.full(len(alerts), None, dtype=object)
     )
-    return GroupedAlerts(
-        grouped["incident_id"].to_numpy(dtype=object), symptom, pd.notna(checked), checked
-    )
+    return GroupedAlerts(grouped["incident_id"].to_numpy(dtype=object), symptom, checked)
 
 
-def _label_value(labels: pd.Series, keys: tuple[str, ...]) -> np.ndarray:
-    """Per alert, the first of `keys` its labels (JSON text or a mapping) carry non-empty, as
-    text (None when none)."""
+def _checked_stage(labels: pd.Series, stage_labels: tuple[str, ...]) -> np.ndarray:
+    """Per alert, the stage its labels (JSON text or a mapping) name as a synthetic check's, as
+    the grouper reads them (`probed_stages`; the first when several); None for other alerts."""
     texts = [json.dumps(v, sort_keys=True) if isinstance(v, dict) else v for v in labels]
     codes, distinct = pd.factorize(pd.Series(texts, dtype=object))
-
-    def value(text) -> str | None:
-        try:
-            found = json.loads(text) if isinstance(text, str) else {}
-        except ValueError:
-            return None
-        if not isinstance(found, dict):
-            return None
-        return next((str(found[k]) for k in keys if found.get(k) not in (None, "")), None)
-
-    values = np.array([value(t) for t in distinct] + [None], dtype=object)
+    named = [probed_stages(label_mapping(text), stage_labels) for text in distinct]
+    values = np.array([found[0] if found else None for found in named] + [None], dtype=object)
     return values[np.where(codes >= 0, codes, len(distinct))]
 
 
@@ -131,8 +124,7 @@ def attribute_impact(
     if config.credit_unmapped and config.unmapped_by_evidence:
         found = unmapped_links(alerts, windows[None], journey_map, step_ns, config.episodes)
         alerts = alerts.assign(service=alerts["service"].astype(str).replace(found.renamed))
-        keys = stages.table["journey"].astype(str) + "/" + stages.table["stage"].astype(str)
-        outside = {code: found.services_of(key) for code, key in enumerate(keys)}
+        outside = {code: found.services_of(key) for code, key in enumerate(stages.keys())}
     chains = alert_chains(alerts, config)
     candidates = candidate_pairs(alerts, chains, episodes, stages, config, outside)
     if len(candidates) == 0:
@@ -822,14 +814,11 @@ def check_members(
     The grouper joins a check only to a young incident (`probe_join_min`): the checks of a slow
     burn fail hours in and open incidents of their own, though the stage they name is the one
     the failure is costing."""
-    empty = credited.iloc[:0][["alert", "episode"]].reset_index(drop=True)
-    if grouped.checked is None or len(credited) == 0:
-        return empty
-    probes = np.flatnonzero(pd.notna(grouped.checked))
-    named = pd.Series(grouped.checked[probes], dtype=object).str.split("/", n=1, expand=True)
-    if len(probes) == 0 or named.shape[1] < 2:
-        return empty
-    checks = pd.DataFrame({"alert": probes, "stage_code": stages.code_of(named[0], named[1])})
+    probes = np.flatnonzero(grouped.probe)
+    if len(probes) == 0 or len(credited) == 0:
+        return credited.iloc[:0][["alert", "episode"]].reset_index(drop=True)
+    stage_code = pd.Index(stages.keys()).get_indexer(grouped.checked[probes])
+    checks = pd.DataFrame({"alert": probes, "stage_code": stage_code})
     measured = _measured_stages(stages)
     credited_episodes = np.unique(credited["episode"].to_numpy())
     owners = episodes["service"].to_numpy(dtype=object)[credited_episodes]

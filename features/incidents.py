@@ -1045,12 +1045,7 @@ class IncidentGrouper:
         ]
 
     def _label_evidence(self, text: object) -> tuple[tuple, tuple, str, tuple]:
-        try:
-            labels = json.loads(text) if isinstance(text, str) else {}
-        except ValueError:
-            labels = {}
-        if not isinstance(labels, dict):
-            labels = {}
+        labels = label_mapping(text)
         same = tuple(
             (k, str(labels[k])) for k in self.config.same_labels if labels.get(k) not in (None, "")
         )
@@ -1058,10 +1053,22 @@ class IncidentGrouper:
             f"{k}={labels[k]}" for k in self.config.key_labels if labels.get(k) not in (None, "")
         )
         series = "\x1f".join(str(labels.get(k, "")) for k in self.config.series_labels)
-        probes = tuple(
-            str(labels[k]) for k in self.config.stage_labels if labels.get(k) not in (None, "")
-        )
-        return same, keys, series, probes
+        return same, keys, series, probed_stages(labels, self.config.stage_labels)
+
+
+def label_mapping(text: object) -> dict:
+    """An alert's labels as JSON text read into a mapping; {} when it is none."""
+    try:
+        labels = json.loads(text) if isinstance(text, str) else {}
+    except ValueError:
+        return {}
+    return labels if isinstance(labels, dict) else {}
+
+
+def probed_stages(labels: dict, stage_labels: tuple[str, ...]) -> tuple[str, ...]:
+    """The stages (journey/stage) a synthetic check names in its `stage_labels`; none when the
+    alert is no check."""
+    return tuple(str(labels[k]) for k in stage_labels if labels.get(k) not in (None, ""))
 
 
 def group_incidents(

@@ -68,6 +68,10 @@ class StageIndex:
             pd.MultiIndex.from_arrays([journeys.astype(str), stages.astype(str)])
         )
 
+    def keys(self) -> pd.Series:
+        """Each stage as "journey/stage" text, in code order (how checks and incidents name it)."""
+        return self.table["journey"].astype(str) + "/" + self.table["stage"].astype(str)
+
     def pairs(self, services: pd.Series) -> pd.DataFrame:
         """One row per (alert row, linked stage): row, stage_code, kind_code, hops — by row, then stage."""
         linked = pd.Index(self.links["service"].unique())

@@ -408,7 +408,7 @@ def _incident_of_a_db_failure():
     grouped = GroupedAlerts(
         incident=np.array([named.get(i, f"inc-{i}") for i in ids], dtype=object),
         symptom=np.array([i not in ("pay-cpu",) for i in ids]),
-        probe=np.array([i == "pay-check" for i in ids]),
+        checked=np.array(["buy/pay" if i == "pay-check" else None for i in ids], dtype=object),
     )
     return frame, chains, episode, grouped
 
@@ -434,7 +434,7 @@ def test_a_rule_that_fires_all_week_shares_no_incident_it_lands_in():
     grouped = GroupedAlerts(
         np.concatenate([grouped.incident, busy["alert_id"].to_numpy(dtype=object)]),
         np.concatenate([grouped.symptom, np.ones(len(busy), bool)]),
-        np.concatenate([grouped.probe, np.zeros(len(busy), bool)]),
+        np.concatenate([grouped.checked, np.full(len(busy), None, dtype=object)]),
     )
     credited = _anchors(frame, "db-down", "db-slow")[["alert", "episode"]]
     mates = incident_members(frame, chains, credited, episode, MAP, grouped, AttributionConfig())
@@ -454,7 +454,7 @@ def test_a_common_callee_of_credited_services_is_their_root_and_its_callers_foll
     grouped = GroupedAlerts(
         incident=np.array(["inc-1" if i != "first" and i != "last" else i for i in ids], object),
         symptom=np.ones(len(ids), bool),
-        probe=np.zeros(len(ids), bool),
+        checked=np.full(len(ids), None, dtype=object),
     )
     credited = _anchors(frame, "pay-down", "cart-down")[["alert", "episode"]]
     shared = {
@@ -493,7 +493,6 @@ def test_a_synthetic_check_of_a_degraded_stage_shares_credit_in_any_incident():
     grouped = GroupedAlerts(
         incident=np.array([f"inc-{i}" for i in ids], dtype=object),
         symptom=np.ones(len(ids), bool),
-        probe=np.array([i in checked for i in ids]),
         checked=np.array([checked.get(i) for i in ids], dtype=object),
     )
     credited = _anchors(frame, "pay-down")[["alert", "episode"]]
