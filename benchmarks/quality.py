@@ -81,6 +81,11 @@ GROUPING_GOALS = {  # issue 15, on every world
     "compression": 0.8,
     "pages_per_true_incident": 1.1,
 }
+LOWER_IS_BETTER = frozenset({"pages_per_true_incident"})
+TRUTH_BOUNDS = {  # a grouping goal the true incidents themselves bound: what they reach, same run
+    "compression": "truth_compression",
+    "pages_per_true_incident": "truth_pages_per_true_incident",
+}
 MISSED_SHOWN = 3  # true incidents shown per run where the model's IWR@10% is lost
 TIME_COLUMNS = {"alerts": "fired_at", "journey_outcomes": "window_start", "changes": "ts"}
 
@@ -299,6 +304,32 @@ def summarise(runs: list[WorldRun]) -> pd.DataFrame:
     return pd.concat([worst, goals.to_frame().T])
 
 
+def goal_verdicts(runs: list[WorldRun]) -> pd.DataFrame:
+    """Every goal against every run (world and seed): the worst run and its figure, how many runs
+    meet the goal, and the worst run's margin (≥ 0: met; < 0: missed by that much). For a grouping
+    goal the true incidents bound, what they reach on that same run: the figure at F1 = 1."""
+    figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping for r in runs}
+    rows = []
+    for goal, target in (GOALS | GROUPING_GOALS).items():
+        values = pd.Series({run: found[goal] for run, found in figures.items()}, dtype=float)
+        lower = goal in LOWER_IS_BETTER
+        margin = target - values if lower else values - target
+        worst = margin.idxmin() if margin.notna().any() else None
+        bound = TRUTH_BOUNDS.get(goal)
+        rows.append(
+            {
+                "goal": goal,
+                "target": f"{'<=' if lower else '>='} {target:g}",
+                "worst run": worst or "",
+                "worst": values.get(worst, np.nan),
+                "margin": margin.get(worst, np.nan),
+                "runs meeting it": f"{int((margin >= 0).sum())} of {len(values)}",
+                "true incidents reach": figures[worst][bound] if bound and worst else np.nan,
+            }
+        )
+    return pd.DataFrame(rows).set_index("goal")
+
+
 def with_labels(config: TrainConfig, method: str | None) -> TrainConfig:
     """`config` with its training target's method set to `method` (as it is when None)."""
     if method is None:
@@ -345,6 +376,13 @@ def main(argv: list[str] | None = None) -> None:
     print(summarise(runs).to_string(float_format=lambda v: f"{v:.2f}"))
     print("\n=== incidents: worst seed per world, then the worst world (goals in the last row) ===")
     print(summarise_grouping(runs).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(
+        "\n=== each goal on every run: the worst run, by how much it meets (+) or misses (-) it, "
+        "and for a grouping goal what the true incidents themselves reach there ==="
+    )
+    verdicts = goal_verdicts(runs)
+    verdicts["margin"] = verdicts["margin"].map(lambda v: f"{v:+.3f}")
+    print(verdicts.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
 
 
 if __name__ == "__main__":

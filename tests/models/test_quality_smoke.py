@@ -7,9 +7,13 @@ import pandas as pd
 import pytest
 
 from benchmarks.quality import (
+    GOALS,
+    GROUPING_GOALS,
     ORDERINGS,
+    WorldRun,
     cut_data_dir,
     first_pages,
+    goal_verdicts,
     ratios,
     run_world,
     summarise,
@@ -146,3 +150,44 @@ def test_a_training_config_is_judged_with_the_labels_asked_for(tmp_path):
     assert config.features.attribution.method == "window"
     kept = with_labels(load_train_config(path), None)
     assert kept.features.attribution.method == "attributed"  # the config's own (the default)
+
+
+def _judged(world: str, seed: int, model_iwr: float, f1: float, pages: float) -> WorldRun:
+    """A run with only the figures the goals read: the model's IWR@10% (the oracle's is 1),
+    the pairwise F1 and the pages per true incident; every other goal met."""
+    table = pd.DataFrame(
+        {
+            "pr_auc": [0.9, 0.1, 0.1, 1.0],
+            "roc_auc": [0.95, 0.5, 0.6, 1.0],
+            "iw_recall": [model_iwr, 0.1, 0.2, 1.0],
+            "incident_iw_recall": [0.9, 0.1, 0.2, 1.0],
+        },
+        index=["model", "severity", "criticality_rule", "oracle"],
+    )
+    labels = {"precision": 0.9, "recall": 0.7, "iw_recall": 0.9}
+    grouping = {
+        "pairwise_f1": f1,
+        "compression": 0.15,
+        "truth_compression": 0.12,
+        "pages_per_true_incident": pages,
+        "truth_pages_per_true_incident": 1.4,
+    }
+    empty = pd.DataFrame()
+    return WorldRun(world, seed, labels, table, 10, 0.0, empty, grouping, empty, (empty, empty))
+
+
+def test_each_goal_names_its_worst_run_and_by_how_much_it_misses():
+    runs = [_judged("shop", 1, 0.85, 0.95, 1.05), _judged("media", 2, 0.70, 0.80, 1.90)]
+    verdicts = goal_verdicts(runs)
+    assert set(verdicts.index) == set(GOALS) | set(GROUPING_GOALS)
+    iwr = verdicts.loc["iw_recall / oracle"]
+    assert iwr["worst run"] == "media 2" and iwr["runs meeting it"] == "1 of 2"
+    assert iwr["margin"] == pytest.approx(0.70 - 0.8)  # missed by 0.1
+    pages = verdicts.loc["pages_per_true_incident"]  # lower is better: the most pages is worst
+    assert pages["target"] == "<= 1.1" and pages["worst run"] == "media 2"
+    assert pages["margin"] == pytest.approx(1.1 - 1.90)
+    assert pages["true incidents reach"] == 1.4  # the floor paging once has with true incidents
+    met = verdicts.loc["pr_auc / severity"]
+    assert met["runs meeting it"] == "2 of 2" and met["margin"] == pytest.approx(9.0 - 2.0)
+    assert np.isnan(met["true incidents reach"])  # the truth bounds only grouping goals
+    assert verdicts.loc["compression", "runs meeting it"] == "0 of 2"
