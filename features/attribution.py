@@ -29,10 +29,14 @@ another reason. Attribution looks at each degradation over its whole life instea
 7. (`check_members`) the synthetic checks, in whatever incident, that fail during a credited
    episode (in its region) and probe a stage it was measured on, whose rule fires in failures
    beyond chance: the grouper joins a check only to a young incident, and a slow burn's checks
-   fail hours in.
+   fail hours in;
+8. (`persisting_min`) persisting conditions: a chain active for hours whose service's stages lost
+   completions over its life, outside that service's episodes, significantly and materially on
+   average (`persisting_conditions`): a slow burn on a quiet stage opens no episode.
 
 The label is 1 for credited alerts; `impact_weight` is the lost value of the costliest
-degradation credited.
+degradation credited; `attributed_to` names the first episode credited ("deg-…"), or for a
+persisting condition alone its chain ("cond-…").
 """
 
 from __future__ import annotations
@@ -128,19 +132,22 @@ def attribute_impact(
     chains = alert_chains(alerts, config)
     candidates = candidate_pairs(alerts, chains, episodes, stages, config, outside)
     if len(candidates) == 0:
-        return _credit(
+        credit = _credit(
             alerts, chains, candidates, np.zeros(0), episodes, stages, journey_map, config
         )
-    chance = chance_pairs(alerts, chains, episodes, stages, config, outside)
-    companions = companion_bins(alerts, chains, journey_map, config)
-    scores = score_bins(alerts) if config.score_evidence else None
-    sizes = None
-    if grouped is not None and config.incident_evidence:
-        sizes = incident_bins(alerts, grouped.incident)
-    posterior = causal_posterior(chains, candidates, chance, companions, config, scores, sizes)
-    return _credit(
-        alerts, chains, candidates, posterior, episodes, stages, journey_map, config, grouped
-    )
+    else:
+        chance = chance_pairs(alerts, chains, episodes, stages, config, outside)
+        companions = companion_bins(alerts, chains, journey_map, config)
+        scores = score_bins(alerts) if config.score_evidence else None
+        sizes = None
+        if grouped is not None and config.incident_evidence:
+            sizes = incident_bins(alerts, grouped.incident)
+        posterior = causal_posterior(chains, candidates, chance, companions, config, scores, sizes)
+        credit = _credit(
+            alerts, chains, candidates, posterior, episodes, stages, journey_map, config, grouped
+        )
+    persisting = persisting_conditions(alerts, chains, windows[None], episodes, stages, config)
+    return _with_persisting(credit, persisting)
 
 
 def _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config):
@@ -228,7 +235,9 @@ def degradations(
     ).drop(columns=["start_ns", "end_ns"])
 
 
-def _episodes_of(windows: pd.DataFrame, stages: StageIndex, config: AttributionConfig, region):
+def _stage_grid(windows: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray, dict[int, int]]:
+    """The windows as stage × window arrays (lost, completion_var, expected_completed,
+    lost_value), the windows' starts (ns) and each stage code's row."""
     codes = np.sort(windows["stage_code"].unique())
     ordered = windows.sort_values(["stage_code", "window_start"], kind="stable")
     grid = {
@@ -236,8 +245,13 @@ def _episodes_of(windows: pd.DataFrame, stages: StageIndex, config: AttributionC
         for name in ("lost", "completion_var", "expected_completed", "lost_value")
     }
     starts = to_ns(ordered["window_start"].iloc[: grid["lost"].shape[1]])
+    return grid, starts, {int(c): i for i, c in enumerate(codes)}
+
+
+def _episodes_of(windows: pd.DataFrame, stages: StageIndex, config: AttributionConfig, region):
+    grid, starts, row_of = _stage_grid(windows)
+    codes = np.array(sorted(row_of), dtype=np.int64)
     step = int(np.min(np.diff(starts))) if len(starts) > 1 else MINUTE_NS
-    row_of = {int(c): i for i, c in enumerate(codes)}
     groups: list[tuple[str | None, int, list[int]]] = [
         (service, -1, [row_of[c] for c in chosen if c in row_of])
         for service, chosen in _measured_stages(stages).items()
@@ -592,6 +606,97 @@ def _credit(
             "causal_share": best,
         }
     )
+
+
+def persisting_conditions(
+    alerts: pd.DataFrame,
+    chains: pd.DataFrame,
+    windows: pd.DataFrame,
+    episodes: pd.DataFrame,
+    stages: StageIndex,
+    config: AttributionConfig,
+) -> pd.DataFrame:
+    """The alerts of conditions (chains) active `persisting_min` or longer whose service's stages
+    (those it is measured on, all regions together) lost completions over the condition's life,
+    outside its service's episodes, at z `persisting_z` and `persisting_drop` of the expected:
+    columns alert, chain, lost_value (of that loss).
+
+    A slow burn on a quiet stage loses a little in each window, never enough to open an episode,
+    yet it keeps its rules firing for hours. Over a condition's own life the loss is one named
+    test, not a search over every stretch of time, so a modest bar keeps chance out. The windows
+    of its service's episodes are left out: that loss is the ordinary attribution's to explain,
+    and a long condition that merely spans a failure would otherwise be credited with it."""
+    found = pd.DataFrame(
+        {"alert": np.zeros(0, np.int64), "chain": np.zeros(0, np.int64), "lost_value": 0.0}
+    )
+    if not config.persisting_min or not len(windows) or not len(alerts):
+        return found
+    spans = pd.DataFrame(
+        {
+            "chain": chains["chain"].to_numpy(),
+            "start": chains["chain_start"].to_numpy(),
+            "end": chains["chain_end"].to_numpy(),
+            "service": alerts["service"].astype(str).to_numpy(),
+        }
+    ).drop_duplicates("chain")
+    spans = spans[spans["end"] - spans["start"] >= int(config.persisting_min * MINUTE_NS)]
+    if spans.empty:
+        return found
+    grid, starts, row_of = _stage_grid(windows)
+    measured = _measured_stages(stages)
+    explained = _episode_windows(episodes, starts)
+    first = np.clip(np.searchsorted(starts, spans["start"].to_numpy(), "right") - 1, 0, None)
+    last = np.searchsorted(starts, spans["end"].to_numpy(), "right")  # windows begun by its end
+    kept, values = [], []
+    for chain, service, lo, hi in zip(spans["chain"], spans["service"], first, last, strict=True):
+        rows = [row_of[c] for c in measured.get(service, ()) if c in row_of]
+        if not rows or hi <= lo:
+            continue
+        outside = ~explained[service][lo:hi] if service in explained else slice(None)
+        total = {name: values[rows, lo:hi][:, outside].sum() for name, values in grid.items()}
+        lost = total["lost"]
+        if (
+            total["completion_var"] > 0
+            and lost >= config.persisting_z * np.sqrt(total["completion_var"])
+            and lost >= config.persisting_drop * total["expected_completed"]
+            and lost >= config.episodes.min_lost_completions
+        ):
+            kept.append(chain)
+            values.append(max(total["lost_value"], 0.0))
+    members = np.flatnonzero(chains["chain"].isin(kept).to_numpy())
+    chain = chains["chain"].to_numpy()[members]
+    value = pd.Series(values, index=kept, dtype=np.float64).reindex(chain).to_numpy()
+    return pd.DataFrame({"alert": members, "chain": chain, "lost_value": value})
+
+
+def _episode_windows(episodes: pd.DataFrame, starts: np.ndarray) -> dict[str, np.ndarray]:
+    """Per service, which windows (of `starts`) lie in one of its episodes (any region, any
+    time scale)."""
+    inside: dict[str, np.ndarray] = {}
+    mapped = episodes[episodes["service"].notna()] if len(episodes) else episodes
+    if not len(mapped):
+        return inside
+    begin = np.searchsorted(starts, to_ns(mapped["start"]), "left")
+    end = np.searchsorted(starts, to_ns(mapped["end"]), "left")
+    for service, a, b in zip(mapped["service"].astype(str), begin, end, strict=True):
+        inside.setdefault(service, np.zeros(len(starts), dtype=bool))[a:b] = True
+    return inside
+
+
+def _with_persisting(credit: pd.DataFrame, persisting: pd.DataFrame) -> pd.DataFrame:
+    """`credit` with the persisting conditions' alerts credited too (attributed to
+    "cond-<chain>" where nothing else was; weighed by the larger loss)."""
+    if persisting.empty:
+        return credit
+    at = persisting["alert"].to_numpy()
+    label = credit["label"].to_numpy().copy()
+    label[at] = 1
+    weight = credit["impact_weight"].to_numpy().copy()
+    np.maximum.at(weight, at, persisting["lost_value"].to_numpy())
+    attributed = credit["attributed_to"].to_numpy().copy()
+    unnamed = pd.isna(attributed[at])
+    attributed[at[unnamed]] = [f"cond-{c:05d}" for c in persisting["chain"].to_numpy()[unnamed]]
+    return credit.assign(label=label, impact_weight=weight, attributed_to=attributed)
 
 
 def _same_failure(

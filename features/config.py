@@ -237,6 +237,24 @@ class AttributionConfig(_Config):
         le=1,
         description="An alert shares a cause's credit only when it is this plausible a cause itself.",
     )
+    persisting_min: float = Field(
+        120.0,
+        ge=0,
+        description="A condition (chain) active this long is a slow burn's own evidence: it is "
+        "credited when its service's stages lost completions over its life, outside that "
+        "service's episodes (`persisting_z`, `persisting_drop`) — a slow burn on a quiet stage "
+        "never opens an episode (0: off).",
+    )
+    persisting_z: float = Field(
+        3.0, ge=0, description="... significance of that loss: z of all regions together ..."
+    )
+    persisting_drop: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="... and its share of the expected completions (a mean over a ramp, so lower "
+        "than the episodes' peak bar).",
+    )
     credit_unmapped: bool = Field(
         True, description="Judge services the map links to no stage against every stage's episodes."
     )

@@ -14,14 +14,17 @@ from features.attribution import (
     attributed_labels,
     causal_posterior,
     check_members,
+    degradations,
     failure_members,
     grouped_alerts,
     incident_bins,
     incident_members,
+    persisting_conditions,
     score_bins,
 )
 from features.baselines import fit_baselines
 from features.config import AttributionConfig, LabelConfig
+from features.episodes import window_losses
 from features.journey_state import build_journey_state
 from features.labels import derive_impact_labels
 from features.loading import DataDir
@@ -524,3 +527,67 @@ def test_end_to_end_the_grouper_ties_a_callers_symptoms_to_a_credited_cause(hist
     assert (on[[f"db-{i}" for i in range(len(OUTAGES))]] == 1).all()
     assert on["cart-with-it"] == 1 and on["cart-later"] == 1
     assert off["cart-with-it"] == 0 and off["cart-later"] == 0
+
+
+# a slow burn of pay: 3 hours on day 2 at 96% of the normal rate (77 of 80 completions a segment),
+# under the episodes' 5% bar in every window; and on day 5 an outage, an episode of pay-svc
+BURN = (2 * DAY + 60, 36)
+OUTAGE = (5 * DAY + 120, 6)
+
+
+@pytest.fixture(scope="module")
+def slow_burn():
+    """The outcomes, and baselines fitted on the same week without the burn (a week of history
+    holds one copy of each hour of the week: the burn would be its own normal)."""
+    outage = {("pay", OUTAGE[0] + i): 0.2 for i in range(OUTAGE[1])}
+    burn = {("pay", BURN[0] + i): 0.768 for i in range(BURN[1])}
+    baselines = fit_baselines(outcomes(drops=outage), STAGES, int(STEP.value))
+    return outcomes(drops=outage | burn), baselines
+
+
+def _burn_alerts() -> pd.DataFrame:
+    burn, outage = BURN[0] * 5, OUTAGE[0] * 5
+    return alerts(
+        ("burning", burn + 2, "pay-svc", "PaySlow", BURN[1] * 5 - 5),  # its whole life
+        ("brief", burn + 30, "pay-svc", "PayBlip", 60),  # in the burn, but an hour
+        ("calm", 3 * DAY * 5 + 60, "pay-svc", "PayQueue", 180),  # 3 h of normal traffic
+        ("around", outage - 70, "pay-svc", "PayRetry", 180),  # 3 h spanning the outage
+    ).sort_values("fired_at", ignore_index=True)
+
+
+def _persisting_credit(slow_burn, **config) -> pd.DataFrame:
+    history, baselines = slow_burn
+    return attribute_impact(
+        _burn_alerts(),
+        history,
+        STAGES,
+        MAP,
+        baselines,
+        int(STEP.value),
+        AttributionConfig(**config),
+    ).set_index("alert_id")
+
+
+def test_a_condition_that_persists_through_a_slow_burn_is_credited(slow_burn):
+    credit = _persisting_credit(slow_burn)
+    assert credit.loc["burning", "label"] == 1
+    assert credit.loc["burning", "attributed_to"].startswith("cond-")
+    assert credit.loc["burning", "impact_weight"] > 0
+    assert credit.loc["brief", "label"] == 0  # too short to be judged over its own life
+    assert credit.loc["calm", "label"] == 0  # its stages lost nothing meanwhile
+    # the step is what credits it: no episode sees a burn this shallow
+    assert _persisting_credit(slow_burn, persisting_min=0).loc["burning", "label"] == 0
+
+
+def test_a_persisting_condition_is_not_credited_with_its_services_episodes(slow_burn):
+    history, baselines = slow_burn
+    frame, config = _burn_alerts(), AttributionConfig()
+    windows = window_losses(history, STAGES, baselines, MAP, int(STEP.value))
+    chains = alert_chains(frame, config)
+    episodes = degradations({None: windows}, STAGES, config)
+    assert (episodes["service"] == "pay-svc").any()  # the outage is an episode of pay-svc
+    found = persisting_conditions(frame, chains, windows, episodes, STAGES, config)
+    assert set(frame.loc[found["alert"], "alert_id"]) == {"burning"}
+    # without the episode, the 3 h around the outage would be credited with its loss
+    unexplained = persisting_conditions(frame, chains, windows, episodes[:0], STAGES, config)
+    assert set(frame.loc[unexplained["alert"], "alert_id"]) == {"burning", "around"}
