@@ -647,13 +647,13 @@ def persisting_conditions(
     explained = _episode_windows(episodes, starts)
     first = np.clip(np.searchsorted(starts, spans["start"].to_numpy(), "right") - 1, 0, None)
     last = np.searchsorted(starts, spans["end"].to_numpy(), "right")  # windows begun by its end
-    kept, values = [], []
+    kept: dict[int, float] = {}  # chain -> the lost value of its loss
     for chain, service, lo, hi in zip(spans["chain"], spans["service"], first, last, strict=True):
         rows = [row_of[c] for c in measured.get(service, ()) if c in row_of]
         if not rows or hi <= lo:
             continue
         outside = ~explained[service][lo:hi] if service in explained else slice(None)
-        total = {name: values[rows, lo:hi][:, outside].sum() for name, values in grid.items()}
+        total = {name: series[rows, lo:hi][:, outside].sum() for name, series in grid.items()}
         lost = total["lost"]
         if (
             total["completion_var"] > 0
@@ -661,11 +661,10 @@ def persisting_conditions(
             and lost >= config.persisting_drop * total["expected_completed"]
             and lost >= config.episodes.min_lost_completions
         ):
-            kept.append(chain)
-            values.append(max(total["lost_value"], 0.0))
-    members = np.flatnonzero(chains["chain"].isin(kept).to_numpy())
+            kept[chain] = max(total["lost_value"], 0.0)
+    members = np.flatnonzero(chains["chain"].isin(list(kept)).to_numpy())
     chain = chains["chain"].to_numpy()[members]
-    value = pd.Series(values, index=kept, dtype=np.float64).reindex(chain).to_numpy()
+    value = np.array([kept[c] for c in chain], dtype=np.float64)
     return pd.DataFrame({"alert": members, "chain": chain, "lost_value": value})
 
 
