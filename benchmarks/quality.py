@@ -81,7 +81,14 @@ GROUPING_GOALS = {  # issue 15, on every world
     "compression": 0.8,
     "pages_per_true_incident": 1.1,
 }
-LOWER_IS_BETTER = frozenset({"pages_per_true_incident"})
+LOWER_IS_BETTER = frozenset(  # the grouping figures where less is better: pages
+    {
+        "pages_per_true_incident",
+        "paged_incidents_per_true_incident",
+        "truth_pages_per_true_incident",
+        "alert_pages_per_true_incident",
+    }
+)
 TRUTH_BOUNDS = {  # a grouping goal the true incidents themselves bound: what they reach, same run
     "compression": "truth_compression",
     "pages_per_true_incident": "truth_pages_per_true_incident",
@@ -280,12 +287,7 @@ def budget_size(run: WorldRun) -> int:
 def summarise_grouping(runs: list[WorldRun]) -> pd.DataFrame:
     """Per world the worst seed of each grouping figure, then the worst world, with the goals."""
     frame = pd.DataFrame([{"world": r.world, **r.grouping} for r in runs]).drop(columns="alerts")
-    worse_high = [
-        "pages_per_true_incident",
-        "paged_incidents_per_true_incident",
-        "truth_pages_per_true_incident",
-        "alert_pages_per_true_incident",
-    ]
+    worse_high = [c for c in frame.columns if c in LOWER_IS_BETTER]
     per_world = frame.groupby("world", sort=False)
     worst = per_world.min()
     worst[worse_high] = per_world[worse_high].max()
