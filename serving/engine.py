@@ -47,6 +47,7 @@ from serving.warm import warm_start
 
 MAX_ALERTS_PER_REQUEST = 1000
 MAX_ALERTS_PER_PASS = 1000  # waiting requests ranked in one pass: at most this many alerts
+GATHER_S = 0.05  # how long a pass may wait for the requests the last one answered to come back
 M_ARENA_MAX, MALLOC_ARENAS = -8, 2  # glibc's mallopt parameter, and the arenas a worker keeps
 PRUNE_EVERY_NS = 5 * 60 * 10**9
 REOPEN_STATE_EVERY_S = 10.0  # a state store that could not be opened is tried again so often
@@ -116,8 +117,10 @@ class RankingEngine:
     _state: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _logging: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _passing: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _queue: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _queue: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _waiting: deque[_Request] = field(default_factory=deque, repr=False)
+    gather_s: float = GATHER_S
+    _in_play: int = 0  # requests the last pass answered, and those that came while it ran
 
     @classmethod
     def open(
@@ -198,7 +201,8 @@ class RankingEngine:
         Requests that arrive while others are being ranked wait their turn; whoever's turn it is
         ranks every waiting request that it can rank in the same pass with the same answers as
         one after the other (see _take_group): one pass over 800 alerts costs far less than eight
-        over 100, and no request is answered differently for it.
+        over 100, and no request is answered differently for it. A pass first waits briefly for
+        the requests the last one answered, which steady senders send again at once (_gather).
         """
         if len(alerts) > self.max_alerts:
             raise TooManyAlerts(
@@ -219,6 +223,7 @@ class RankingEngine:
         request = _Request(frame)
         with self._queue:
             self._waiting.append(request)
+            self._queue.notify_all()
         while not request.taken:
             self._rank_waiting(request)
         request.done.wait()
@@ -274,6 +279,7 @@ class RankingEngine:
         with self._passing:
             if mine.taken:
                 return
+            self._gather()
             with self._state:
                 group = self._take_group()
                 if not group:
@@ -310,6 +316,7 @@ class RankingEngine:
                 answers = self._floored(answers, frame)
                 parts = _by_request(answers, group)
                 self._logging.acquire()  # taken before the next pass may start: logs keep order
+                self._in_play = len(group) + len(self._waiting)
             except BaseException as err:
                 _fail(group, err)
                 return
@@ -323,6 +330,20 @@ class RankingEngine:
         for request, part in zip(group, parts, strict=True):
             request.answers, request.lag, request.incident_of = part, lag, incident_of
             request.done.set()
+
+    def _gather(self) -> None:
+        """Wait, at most gather_s, until as many requests wait as the last pass had in play.
+
+        Under steady concurrency the requests a pass answers come back together, but a request
+        that came while it ran is waiting already: ranked at once, it would make a pass of its
+        own, and the passes would alternate between one request and the rest (a pass costs
+        nearly as much for one request as for eight). A lone sender's pass had one request in
+        play, so it never waits.
+        """
+        want = self._in_play
+        if want > 1 and self.gather_s > 0:
+            with self._queue:
+                self._queue.wait_for(lambda: len(self._waiting) >= want, timeout=self.gather_s)
 
     def _assign_incidents(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The pass's alerts joined to incidents, in fire order, and the grouper persisted: the

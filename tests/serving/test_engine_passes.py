@@ -89,3 +89,78 @@ def test_concurrent_requests_get_the_answers_of_one_after_the_other(
         return frame.sort_values("alert_id").reset_index(drop=True)
 
     pd.testing.assert_frame_equal(logged(together), logged(alone))
+
+
+class WaitsRecorded(threading.Condition):
+    """The engine's queue, counting the times a pass waited for requests to gather."""
+
+    waits = 0
+
+    def wait_for(self, predicate, timeout=None):
+        self.waits += 1
+        return super().wait_for(predicate, timeout)
+
+
+def steady_senders(engine, requests, senders: int) -> list[int]:
+    """`senders` clients, each sending its next request when answered (round r holds requests
+    r·senders … r·senders + senders - 1, so a round's requests fire before the next round's);
+    the number of requests in each pass."""
+    sizes: list[int] = []
+    take, rank = engine._take_group, engine.ranker.rank
+
+    def recorded():
+        group = take()
+        if group:
+            sizes.append(len(group))
+        return group
+
+    def slowly(*args, **kwargs):
+        time.sleep(0.05)  # a pass takes a while: the other senders' requests come meanwhile
+        return rank(*args, **kwargs)
+
+    engine._take_group, engine.ranker.rank = recorded, slowly
+    rounds = len(requests) // senders
+
+    def send(first: int) -> None:
+        for r in range(rounds):
+            engine.rank(requests[r * senders + first])
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine._take_group, engine.ranker.rank = take, rank
+    return sizes
+
+
+def test_a_pass_waits_for_the_requests_it_answered_so_steady_senders_share_every_pass(
+    ranker_dir, sample_dir, tmp_path
+):
+    # in time order, none re-sent, none overlapping: any of them may share a pass
+    requests = requests_like_a_live_feed(sample_dir)[:10]
+    engine = open_engine(tmp_path / "steady", ranker_dir, sample_dir)
+    engine.gather_s = 30.0  # only a sender that never came back would make a pass wait this long
+    sizes = steady_senders(engine, requests, senders=2)
+    # the first pass may start before the second sender's request is there (and then the last
+    # request is left alone); in between, every pass holds a request of each sender
+    assert sum(sizes) == 10 and sizes[1:-1] == [2] * (len(sizes) - 2), sizes
+
+
+def test_a_lone_sender_never_waits_and_a_sender_that_went_away_is_waited_for_briefly(
+    ranker_dir, sample_dir, tmp_path
+):
+    requests = requests_like_a_live_feed(sample_dir)[:5]
+    engine = open_engine(tmp_path / "lone", ranker_dir, sample_dir)
+    engine._queue = WaitsRecorded()
+    for batch in requests[:3]:  # one after the other: each pass had one request in play
+        engine.rank(batch)
+    assert engine._queue.waits == 0
+
+    engine.gather_s = 0.05
+    engine._in_play = 2  # as after a pass that answered two senders, one of whom went away
+    answered = engine.rank(requests[3])
+    assert engine._queue.waits == 1  # waited for the other (briefly), then ranked it alone
+    assert {r.alert_id for r in answered.ranked} == {a.alert_id for a in requests[3]}
+    engine.rank(requests[4])  # and the next pass had one request in play: no wait again
+    assert engine._queue.waits == 1
