@@ -66,7 +66,9 @@ def main(cache_dir: Path | None = None) -> None:
         mlflow = Contender("MLflow models serve (model only)", servers.mlflow_url + "/invocations")
         check_same_answers(rank.url, mlflow.url, batches[0], scoring[0])
         mlflow.sequential(scoring)
+        passes_before = pass_totals(servers.rank_url)
         rank.load([_body({"alerts": b}) for b in batches[WARMUP + SEQUENTIAL :]])
+        passes = np.subtract(pass_totals(servers.rank_url), passes_before)
         mlflow.load(scoring)
         rank.rss_mb, mlflow.rss_mb = sampler.stop(), RssSampler.now(servers.mlflow.pid)
     print(
@@ -75,6 +77,10 @@ def main(cache_dir: Path | None = None) -> None:
         f"model version {version}"
     )
     print(render_table(rank, mlflow))
+    print(
+        f"/rank at concurrency {CONCURRENCY}: {passes[1] / passes[0]:.1f} requests per ranking "
+        f"pass on average ({passes[0]:.0f} passes; journeyrank_pass_requests)"
+    )
     print(render_rss(sampler.parts))
 
 
@@ -338,6 +344,22 @@ class Contender:
 
     def percentile(self, q: float) -> float:
         return float(np.percentile(self.latencies_ms, q))
+
+
+def pass_totals(url: str) -> tuple[float, float]:
+    """The service's ranking passes so far and the requests they ranked, from its /metrics."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    totals = {"_count": 0.0, "_sum": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name == "journeyrank_pass_requests":
+            for sample in family.samples:
+                for suffix in totals:
+                    if sample.name.endswith(suffix):
+                        totals[suffix] += sample.value
+    return totals["_count"], totals["_sum"]
 
 
 def _expect_ok(title: str, response) -> None:

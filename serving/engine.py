@@ -284,6 +284,7 @@ class RankingEngine:
                 group = self._take_group()
                 if not group:
                     return
+                telemetry.record_pass(len(group))
                 frame = _together([r.frame for r in group])
                 try:
                     self.live.put("alerts", frame)

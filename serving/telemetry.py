@@ -1,4 +1,5 @@
-"""The service's own Prometheus metrics, beside BentoML's: alerts by tier, unmapped share, lag, latency."""
+"""The service's own Prometheus metrics, beside BentoML's: alerts by tier, unmapped share, lag,
+latency, requests ranked per pass."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def _metrics():
             "Time to rank one request (features, model, log)",
             buckets=(0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
         ),
+        "pass": Histogram(
+            "journeyrank_pass_requests",
+            "Requests ranked together in one pass (serving/engine.py): near the senders' "
+            "concurrency when passes gather well, 1 for a lone sender",
+            buckets=(1, 2, 4, 8, 16, 32),
+        ),
     }
 
 
@@ -49,6 +56,10 @@ def record_ranked(answers: pd.DataFrame, seconds: float, lag: float | None) -> N
     metrics["unmapped"].set(float(unmapped))
     metrics["latency"].observe(seconds)
     record_state_lag(lag)
+
+
+def record_pass(requests: int) -> None:
+    _metrics()["pass"].observe(requests)
 
 
 def record_state_lag(lag: float | None) -> None:

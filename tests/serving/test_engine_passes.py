@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 from service_client import alert_json
@@ -101,6 +102,16 @@ class WaitsRecorded(threading.Condition):
         return super().wait_for(predicate, timeout)
 
 
+def pass_metric() -> tuple[float, float]:
+    """journeyrank_pass_requests so far: the passes and the requests they ranked."""
+    from prometheus_client import REGISTRY
+
+    return tuple(
+        REGISTRY.get_sample_value(f"journeyrank_pass_requests_{part}") or 0.0
+        for part in ("count", "sum")
+    )
+
+
 def steady_senders(engine, requests, senders: int) -> list[int]:
     """`senders` clients, each sending its next request when answered (round r holds requests
     r·senders … r·senders + senders - 1, so a round's requests fire before the next round's);
@@ -141,10 +152,13 @@ def test_a_pass_waits_for_the_requests_it_answered_so_steady_senders_share_every
     requests = requests_like_a_live_feed(sample_dir)[:10]
     engine = open_engine(tmp_path / "steady", ranker_dir, sample_dir)
     engine.gather_s = 30.0  # only a sender that never came back would make a pass wait this long
+    before = pass_metric()
     sizes = steady_senders(engine, requests, senders=2)
     # the first pass may start before the second sender's request is there (and then the last
     # request is left alone); in between, every pass holds a request of each sender
     assert sum(sizes) == 10 and sizes[1:-1] == [2] * (len(sizes) - 2), sizes
+    # /metrics says so: journeyrank_pass_requests counts the passes and the requests in them
+    assert np.subtract(pass_metric(), before).tolist() == [len(sizes), 10]
 
 
 def test_a_lone_sender_never_waits_and_a_sender_that_went_away_is_waited_for_briefly(

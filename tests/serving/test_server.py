@@ -30,6 +30,7 @@ def test_bentoml_serve_ranks_a_batch_on_loopback(served, sample_dir, tmp_path):
         assert len(response.json()["ranked"]) == 50
         metrics = httpx.get(f"{url}/metrics", timeout=5).text
         assert "journeyrank_alerts_ranked_total" in metrics and "bentoml_service_request" in metrics
+        assert "journeyrank_pass_requests_count" in metrics
     finally:
         stop_service(process)
 
