@@ -339,12 +339,18 @@ class RankingEngine:
         that came while it ran is waiting already: ranked at once, it would make a pass of its
         own, and the passes would alternate between one request and the rest (a pass costs
         nearly as much for one request as for eight). A lone sender's pass had one request in
-        play, so it never waits.
+        play, so it never waits; nor does a pass whose alerts are waiting already (a backlog).
         """
         want = self._in_play
         if want > 1 and self.gather_s > 0:
             with self._queue:
-                self._queue.wait_for(lambda: len(self._waiting) >= want, timeout=self.gather_s)
+                self._queue.wait_for(
+                    lambda: (
+                        len(self._waiting) >= want
+                        or sum(len(r.ids) for r in self._waiting) >= MAX_ALERTS_PER_PASS
+                    ),
+                    timeout=self.gather_s,
+                )
 
     def _assign_incidents(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The pass's alerts joined to incidents, in fire order, and the grouper persisted: the

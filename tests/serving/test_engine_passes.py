@@ -93,12 +93,12 @@ def test_concurrent_requests_get_the_answers_of_one_after_the_other(
 
 
 class WaitsRecorded(threading.Condition):
-    """The engine's queue, counting the times a pass waited for requests to gather."""
+    """The engine's queue, counting the times a pass had to wait for requests to gather."""
 
     waits = 0
 
     def wait_for(self, predicate, timeout=None):
-        self.waits += 1
+        self.waits += not predicate()
         return super().wait_for(predicate, timeout)
 
 
@@ -178,3 +178,15 @@ def test_a_lone_sender_never_waits_and_a_sender_that_went_away_is_waited_for_bri
     assert {r.alert_id for r in answered.ranked} == {a.alert_id for a in requests[3]}
     engine.rank(requests[4])  # and the next pass had one request in play: no wait again
     assert engine._queue.waits == 1
+
+
+def test_a_backlog_that_fills_a_pass_is_ranked_without_waiting(
+    ranker_dir, sample_dir, tmp_path, monkeypatch
+):
+    requests = requests_like_a_live_feed(sample_dir)[:1]
+    engine = open_engine(tmp_path / "backlog", ranker_dir, sample_dir)
+    engine._queue = WaitsRecorded()
+    engine._in_play = 8  # the last pass had eight in play, and they have not come back yet
+    monkeypatch.setattr("serving.engine.MAX_ALERTS_PER_PASS", len(requests[0]))
+    engine.rank(requests[0])  # but what waits fills a pass already
+    assert engine._queue.waits == 0
