@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -47,13 +48,12 @@ def answers_of(response) -> list[dict]:
     return [r.model_dump() for r in response.ranked]
 
 
-def test_concurrent_requests_get_the_answers_of_one_after_the_other(
-    ranker_dir, sample_dir, tmp_path
-):
-    requests = requests_like_a_live_feed(sample_dir)
-    together = open_engine(tmp_path / "together", ranker_dir, sample_dir)
-    taken: list[list[str]] = []  # each pass: the first alert_id of each request, in pass order
-    take, rank = together._take_group, together.ranker.rank
+@contextmanager
+def passes_recorded(engine: RankingEngine, pause_s: float):
+    """Each pass the engine ranks meanwhile, as the first alert_id of each of its requests (in
+    pass order); every pass made to last pause_s longer, so that requests gather meanwhile."""
+    taken: list[list[str]] = []
+    take, rank = engine._take_group, engine.ranker.rank
 
     def recorded():
         group = take()
@@ -62,22 +62,33 @@ def test_concurrent_requests_get_the_answers_of_one_after_the_other(
         return group
 
     def slowly(*args, **kwargs):
-        time.sleep(0.02)  # a pass takes a while: requests gather meanwhile
+        time.sleep(pause_s)
         return rank(*args, **kwargs)
 
-    together._take_group, together.ranker.rank = recorded, slowly
+    engine._take_group, engine.ranker.rank = recorded, slowly
+    try:
+        yield taken
+    finally:
+        engine._take_group, engine.ranker.rank = take, rank
+
+
+def test_concurrent_requests_get_the_answers_of_one_after_the_other(
+    ranker_dir, sample_dir, tmp_path
+):
+    requests = requests_like_a_live_feed(sample_dir)
+    together = open_engine(tmp_path / "together", ranker_dir, sample_dir)
     answers: dict[str, list[dict]] = {}
 
     def send(batch):
         answers[batch[0].alert_id] = answers_of(together.rank(batch))
 
-    threads = [threading.Thread(target=send, args=(batch,)) for batch in requests]
-    for thread in threads:
-        thread.start()
-        time.sleep(0.003)
-    for thread in threads:
-        thread.join()
-    together.ranker.rank = rank
+    with passes_recorded(together, pause_s=0.02) as taken:
+        threads = [threading.Thread(target=send, args=(batch,)) for batch in requests]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.003)
+        for thread in threads:
+            thread.join()
     assert any(len(group) > 1 for group in taken), taken
 
     by_first = {batch[0].alert_id: batch for batch in requests}
@@ -116,33 +127,20 @@ def steady_senders(engine, requests, senders: int) -> list[int]:
     """`senders` clients, each sending its next request when answered (round r holds requests
     r·senders … r·senders + senders - 1, so a round's requests fire before the next round's);
     the number of requests in each pass."""
-    sizes: list[int] = []
-    take, rank = engine._take_group, engine.ranker.rank
-
-    def recorded():
-        group = take()
-        if group:
-            sizes.append(len(group))
-        return group
-
-    def slowly(*args, **kwargs):
-        time.sleep(0.05)  # a pass takes a while: the other senders' requests come meanwhile
-        return rank(*args, **kwargs)
-
-    engine._take_group, engine.ranker.rank = recorded, slowly
     rounds = len(requests) // senders
 
     def send(first: int) -> None:
         for r in range(rounds):
             engine.rank(requests[r * senders + first])
 
-    threads = [threading.Thread(target=send, args=(s,)) for s in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    engine._take_group, engine.ranker.rank = take, rank
-    return sizes
+    # a pass takes a while: the other senders' requests come meanwhile
+    with passes_recorded(engine, pause_s=0.05) as taken:
+        threads = [threading.Thread(target=send, args=(s,)) for s in range(senders)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    return [len(group) for group in taken]
 
 
 def test_a_pass_waits_for_the_requests_it_answered_so_steady_senders_share_every_pass(
