@@ -74,17 +74,24 @@ def orderings_against_truth(
 
 
 def grouping_against_truth(
-    alert_ids: pd.Series, incident_ids: pd.Series, truth: pd.DataFrame
+    alert_ids: pd.Series,
+    incident_ids: pd.Series,
+    truth: pd.DataFrame,
+    true_incidents: pd.DataFrame | None = None,
 ) -> dict[str, float]:
     """Predicted incidents against the true ones: pairwise precision, recall and F1 over the
     pairs of alerts put together (an alert of no true incident is a singleton of its own),
-    compression (1 − incidents / alerts) and the truth's own compression (its ceiling at F1 = 1)."""
+    compression (1 − incidents / alerts) and the truth's own compression (its ceiling at F1 = 1).
+
+    With `true_incidents` (the simulator's truth_incidents), also `truth_f1_concurrent_as_one`:
+    the F1 of the true incidents themselves once concurrent failures of one service are taken
+    as one (concurrent_failures_as_one): the most a grouping that cannot tell those apart gets."""
     known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
     true = _singletons(known["incident_id"], alert_ids)
     predicted = pd.Series(np.asarray(incident_ids, dtype=object))
     both = _pairs(true, predicted)
     n = len(predicted)
-    return {
+    found = {
         "alerts": float(n),
         "pairwise_precision": both["joint"] / both["predicted"] if both["predicted"] else 1.0,
         "pairwise_recall": both["joint"] / both["true"] if both["true"] else 1.0,
@@ -92,15 +99,50 @@ def grouping_against_truth(
         "compression": 1.0 - predicted.nunique() / n if n else float("nan"),
         "truth_compression": 1.0 - true.nunique() / n if n else float("nan"),
     }
+    if true_incidents is not None:
+        as_one = concurrent_failures_as_one(true_incidents)
+        found["truth_f1_concurrent_as_one"] = _f1(
+            _pairs(true, true.map(lambda i: as_one.get(i, i)))
+        )
+    return found
+
+
+def concurrent_failures_as_one(true_incidents: pd.DataFrame) -> dict[str, str]:
+    """Each true incident (incident_id, service, start, end, region) -> the earliest of the
+    failures of the same service it overlaps in time, in its region (a failure of no region
+    overlaps every region), directly or through others that do.
+
+    Concurrent failures of one service show on the same services, through the same rules, at
+    the same time, and no alert says which of them it belongs to: a grouping by what alerts
+    carry cannot be expected to tell them apart."""
+    ordered = true_incidents.sort_values(["start", "incident_id"], kind="stable")
+    first = {i: i for i in ordered["incident_id"]}
+    place = {i: n for n, i in enumerate(first)}  # earliest first
+
+    def root(incident_id: str) -> str:
+        while first[incident_id] != incident_id:
+            incident_id = first[incident_id]
+        return incident_id
+
+    for _, failures in ordered.groupby("service", sort=False):
+        rows = list(failures.itertuples(index=False))
+        for at, early in enumerate(rows):
+            for late in rows[at + 1 :]:
+                if late.start > early.end:
+                    break  # ordered by start: no later one overlaps `early` either
+                if pd.isna(early.region) or pd.isna(late.region) or early.region == late.region:
+                    a, b = sorted((root(early.incident_id), root(late.incident_id)), key=place.get)
+                    first[b] = a
+    return {incident_id: root(incident_id) for incident_id in first}
 
 
 def grouping_errors(
     alert_ids: pd.Series, incident_ids: pd.Series, truth: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Where pairwise precision and recall are lost, worst first. Merges: per predicted incident,
-    its alerts, the true incidents among them (a noise alert is one of its own) and its share of
-    all false pairs. Splits: per true incident, its alerts, the predicted incidents they fell in
-    and its share of all missed pairs."""
+    its alerts, the true incidents among them (a noise alert is one of its own; `parts`: their
+    ids, most alerts first) and its share of all false pairs. Splits: per true incident, its
+    alerts, the predicted incidents they fell in (`parts`) and its share of all missed pairs."""
     known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
     true = _singletons(known["incident_id"], alert_ids)
     joint = _joint(true, pd.Series(np.asarray(incident_ids, dtype=object)))
@@ -112,15 +154,19 @@ def grouping_errors(
 
 
 def _wrong_pairs(joint: pd.DataFrame, by: str, other: str, names: tuple[str, str]) -> pd.DataFrame:
-    """Per `by` group: alerts, distinct `other` groups among them, and its share of the pairs it
-    puts together that `other` does not."""
+    """Per `by` group: alerts, distinct `other` groups among them (and their ids, most alerts
+    first), and its share of the pairs it puts together that `other` does not."""
+    joint = joint.sort_values("n", ascending=False, kind="stable")
     found = joint.groupby(by, sort=False).agg(
-        alerts=("n", "sum"), parts=(other, "nunique"), joint=("pairs", "sum")
+        alerts=("n", "sum"),
+        count=(other, "nunique"),
+        parts=(other, tuple),
+        joint=("pairs", "sum"),
     )
     wrong = found["alerts"] * (found["alerts"] - 1) / 2 - found["joint"]
     total = wrong.sum()
     found = found.assign(share=wrong / total if total > 0 else 0.0)[wrong > 0]
-    found = found.drop(columns="joint").rename(columns={"parts": names[0], "share": names[1]})
+    found = found.drop(columns="joint").rename(columns={"count": names[0], "share": names[1]})
     return found.sort_values(names[1], ascending=False, kind="stable").rename_axis("incident_id")
 
 

@@ -13,7 +13,12 @@ from models.incidents import (
     incident_summary,
     rank_by_incident,
 )
-from models.truth_metrics import grouping_against_truth, pages_per_true_incident
+from models.truth_metrics import (
+    concurrent_failures_as_one,
+    grouping_against_truth,
+    grouping_errors,
+    pages_per_true_incident,
+)
 
 T0 = pd.Timestamp("2026-03-02", tz="UTC")
 
@@ -69,6 +74,61 @@ def test_grouping_figures_against_the_truth():
     split = grouping_against_truth(ids, pd.Series(["x", "y", "y", "d", "e"]), truth)
     assert split["pairwise_recall"] == pytest.approx(1 / 3)
     assert split["pairwise_precision"] == 1.0
+
+
+def failures(*rows: tuple) -> pd.DataFrame:
+    """truth_incidents rows: (incident_id, service, start minute, end minute, region)."""
+    frame = pd.DataFrame(rows, columns=["incident_id", "service", "start", "end", "region"])
+    return frame.assign(
+        start=T0 + pd.to_timedelta(frame["start"], unit="min"),
+        end=T0 + pd.to_timedelta(frame["end"], unit="min"),
+    )
+
+
+def test_concurrent_failures_of_one_service_in_one_region_are_taken_as_one():
+    as_one = concurrent_failures_as_one(
+        failures(
+            ("db-late", "db", 5, 15, "eu"),  # overlaps db-everywhere: one with it
+            ("db-everywhere", "db", 0, 10, None),  # a failure of no region overlaps every region
+            ("db-us", "db", 8, 9, "us"),  # overlaps db-everywhere too
+            ("db-after", "db", 20, 30, "eu"),  # after them all: a failure of its own
+            ("api", "api", 5, 15, "eu"),  # another service: its own
+            ("cache-eu", "cache", 0, 10, "eu"),
+            ("cache-us", "cache", 5, 15, "us"),  # the same time in another region: its own
+            ("q-1", "queue", 0, 10, "eu"),
+            ("q-2", "queue", 9, 30, "eu"),
+            ("q-3", "queue", 25, 40, "eu"),  # overlaps q-2 only, which overlaps q-1: all one
+        )
+    )
+    assert {i for i, first in as_one.items() if first == "db-everywhere"} == {
+        "db-everywhere",
+        "db-late",
+        "db-us",
+    }
+    assert as_one["db-after"] == "db-after" and as_one["api"] == "api"
+    assert as_one["cache-eu"] == "cache-eu" and as_one["cache-us"] == "cache-us"
+    assert as_one["q-2"] == as_one["q-3"] == "q-1"
+
+
+def test_the_truth_with_concurrent_failures_as_one_bounds_a_grouping_that_cannot_split_them():
+    # a1 a2 of T1 and a3 of T2: two concurrent failures of db; a4 of T3, elsewhere; a5 noise
+    truth = pd.DataFrame(
+        {"alert_id": ["a1", "a2", "a3", "a4", "a5"], "incident_id": ["T1", "T1", "T2", "T3", None]}
+    )
+    true_incidents = failures(("T1", "db", 0, 30, "eu"), ("T2", "db", 10, 40, "eu"),
+                              ("T3", "api", 0, 30, "eu"))  # fmt: skip
+    ids = pd.Series(["a1", "a2", "a3", "a4", "a5"])
+    merged = pd.Series(["x", "x", "x", "y", "z"])  # T1 and T2 put together, the rest right
+    found = grouping_against_truth(ids, merged, truth, true_incidents)
+    # the truth itself, T1 and T2 as one: 1 true pair of the 3 it puts together
+    assert found["truth_f1_concurrent_as_one"] == pytest.approx(2 * (1 / 3) / (1 / 3 + 1))
+    assert found["pairwise_f1"] == pytest.approx(found["truth_f1_concurrent_as_one"])
+    apart = failures(("T1", "db", 0, 30, "eu"), ("T2", "db", 31, 40, "eu"),
+                     ("T3", "api", 0, 30, "eu"))  # fmt: skip
+    assert grouping_against_truth(ids, merged, truth, apart)["truth_f1_concurrent_as_one"] == 1.0
+    assert "truth_f1_concurrent_as_one" not in grouping_against_truth(ids, merged, truth)
+    merges, _ = grouping_errors(ids, merged, truth)
+    assert merges.loc["x", "parts"] == ("T1", "T2")  # most alerts first
 
 
 def test_pages_per_true_incident_counts_every_predicted_incident_that_paged_for_it():

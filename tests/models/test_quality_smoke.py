@@ -14,6 +14,7 @@ from benchmarks.quality import (
     cut_data_dir,
     first_pages,
     goal_verdicts,
+    named_failures,
     ratios,
     run_world,
     summarise,
@@ -152,9 +153,12 @@ def test_a_training_config_is_judged_with_the_labels_asked_for(tmp_path):
     assert kept.features.attribution.method == "attributed"  # the config's own (the default)
 
 
-def _judged(world: str, seed: int, model_iwr: float, f1: float, pages: float) -> WorldRun:
+def _judged(
+    world: str, seed: int, model_iwr: float, f1: float, pages: float, f1_bound: float | None = None
+) -> WorldRun:
     """A run with only the figures the goals read: the model's IWR@10% (the oracle's is 1),
-    the pairwise F1 and the pages per true incident; every other goal met."""
+    the pairwise F1 (and what the truth reaches, when given) and the pages per true incident;
+    every other goal met."""
     table = pd.DataFrame(
         {
             "pr_auc": [0.9, 0.1, 0.1, 1.0],
@@ -172,6 +176,8 @@ def _judged(world: str, seed: int, model_iwr: float, f1: float, pages: float) ->
         "pages_per_true_incident": pages,
         "truth_pages_per_true_incident": 1.4,
     }
+    if f1_bound is not None:
+        grouping["truth_f1_concurrent_as_one"] = f1_bound
     empty = pd.DataFrame()
     return WorldRun(world, seed, labels, table, 10, 0.0, empty, grouping, empty, (empty, empty))
 
@@ -191,3 +197,23 @@ def test_each_goal_names_its_worst_run_and_by_how_much_it_misses():
     assert met["runs meeting it"] == "2 of 2" and met["margin"] == pytest.approx(9.0 - 2.0)
     assert np.isnan(met["true incidents reach"])  # the truth bounds only grouping goals
     assert verdicts.loc["compression", "runs meeting it"] == "0 of 2"
+    assert np.isnan(verdicts.loc["pairwise_f1", "true incidents reach"])  # no truth_incidents
+
+
+def test_the_f1_goal_shows_what_the_truth_reaches_with_concurrent_failures_as_one():
+    runs = [_judged("shop", 1, 0.9, 0.95, 1.0, 0.99), _judged("saas", 3, 0.9, 0.66, 1.0, 0.79)]
+    f1 = goal_verdicts(runs).loc["pairwise_f1"]
+    assert f1["worst run"] == "saas 3" and f1["true incidents reach"] == pytest.approx(0.79)
+
+
+def test_the_run_names_the_root_service_and_kind_of_each_true_incident_a_merge_holds(saas_run):
+    merges, _ = saas_run.grouping_errors
+    assert not merges.empty, "some predicted incident holds several true ones on this run"
+    named = named_failures(merges["parts"].iloc[0], saas_run.true_incidents)
+    roots = saas_run.true_incidents.set_index("incident_id")
+    for part in merges["parts"].iloc[0]:
+        if part in roots.index:
+            assert f"{roots.loc[part, 'service']} {roots.loc[part, 'kind']}" in named
+        else:
+            assert part.startswith("alert:") and "noise" in named
+    assert 0 <= saas_run.grouping["truth_f1_concurrent_as_one"] <= 1
