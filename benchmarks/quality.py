@@ -172,8 +172,8 @@ def grouping_quality(
     them the pages it would cost were the incidents the true ones (`truth_pages_…`: what paging
     once and again on a tier rise costs at F1 = 1, the floor no grouping goes under), and with
     `true_incidents` the F1 the truth gets with its concurrent failures of one service as one;
-    and the incidents an on-call tool opens per true incident (`paged_incidents_…`: a tier rise re-sends
-    the same dedup key, which PagerDuty and its like add to the incident already open)."""
+    and the incidents an on-call tool opens per true incident (`paged_incidents_…`: a tier rise
+    re-sends the same dedup key, which PagerDuty and its like add to the incident already open)."""
     ids = alerts["alert_id"].astype(str)
     tiers = tiers.reindex(ids).to_numpy(dtype=object)
     incidents = pd.Series(incidents.to_numpy(dtype=object))

@@ -85,7 +85,8 @@ def grouping_against_truth(
 
     With `true_incidents` (the simulator's truth_incidents), also `truth_f1_concurrent_as_one`:
     the F1 of the true incidents themselves once concurrent failures of one service are taken
-    as one (concurrent_failures_as_one): the most a grouping that cannot tell those apart gets."""
+    as one (concurrent_failures_as_one): what a grouping that puts those together, and is right
+    otherwise, gets."""
     known = truth.set_index("alert_id").reindex(pd.Index(alert_ids.astype(str)))
     true = _singletons(known["incident_id"], alert_ids)
     predicted = pd.Series(np.asarray(incident_ids, dtype=object))
