@@ -332,9 +332,11 @@ class IncidentConfig(_Config):
         "confirmed incident takes new symptoms after the burst, and re-fires.",
     )
     confirmed_gap_min: float = Field(
-        30.0,
+        15.0,
         ge=0,
-        description="A confirmed incident takes new symptoms this soon after its latest alert.",
+        description="A confirmed incident takes new symptoms this soon after its latest alert "
+        "(a failure's symptoms come close together; what fires after a lull is more often noise "
+        "or a failure of its own).",
     )
     series_labels: tuple[str, ...] = Field(
         ("instance",),

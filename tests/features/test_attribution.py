@@ -23,7 +23,7 @@ from features.attribution import (
     score_bins,
 )
 from features.baselines import fit_baselines
-from features.config import AttributionConfig, LabelConfig
+from features.config import AttributionConfig, IncidentConfig, LabelConfig
 from features.episodes import window_losses
 from features.journey_state import build_journey_state
 from features.labels import derive_impact_labels
@@ -511,10 +511,16 @@ def test_a_synthetic_check_of_a_degraded_stage_shares_credit_in_any_incident():
 
 def test_end_to_end_the_grouper_ties_a_callers_symptoms_to_a_credited_cause(history):
     """db's outages are credited; cart-svc calls db and alerts during the first one, and the
-    grouper puts both of its alerts in db's incident: they share the credit only through it."""
+    grouper puts both of its alerts in db's incident: they share the credit only through it.
+    (cart-later fires 21 minutes after the incident's latest alert: a grouper that takes
+    symptoms that late, rather than the default 15 minutes.)"""
     frame = _db_failure_with_callers()
     baselines = fit_baselines(history, STAGES, int(STEP.value))
-    grouped = grouped_alerts(frame, MAP)
+    grouped = grouped_alerts(frame, MAP, IncidentConfig(confirmed_gap_min=30))
+    incident = dict(zip(frame["alert_id"], grouped.incident, strict=True))
+    assert incident["cart-with-it"] == incident["cart-later"] == incident["db-0"]
+    by_default = dict(zip(frame["alert_id"], grouped_alerts(frame, MAP).incident, strict=True))
+    assert by_default["cart-with-it"] == by_default["db-0"] != by_default["cart-later"]
     on, off = (
         attribute_impact(
             frame, history, STAGES, MAP, baselines, int(STEP.value), config, grouped
