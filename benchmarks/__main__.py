@@ -26,6 +26,16 @@ def main(names: list[str]) -> int:
 
     for name, value in PROCESS_ENVIRONMENT.items():  # in-process benchmarks run as journeyrank does
         os.environ.setdefault(name, value)
+    known = {*discover(), *ON_THEIR_OWN}
+    unknown = [name for name in names if name not in known]
+    if unknown:  # before any benchmark runs: an option meant for one would otherwise run them all
+        print(
+            f"no benchmark named {', '.join(map(repr, unknown))}; the benchmarks are "
+            f"{', '.join(sorted(known))}. Options go to a benchmark's own module, e.g. "
+            "python -m benchmarks.quality --config train.yaml",
+            file=sys.stderr,
+        )
+        return 2
     chosen = names or discover()
     if not chosen:
         print("no benchmarks yet")
