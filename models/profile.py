@@ -11,6 +11,7 @@ from models.tiers import PAGED_TIERS, TIERS
 from models.uncertainty import margin_spread
 
 BINS = 10
+BINNED_DIGITS = 6  # significant digits at which values meet the bin edges (numeric_shares)
 SAMPLE_SIZE = 2000
 SEED = 7
 
@@ -35,13 +36,25 @@ def numeric_profile(values: pd.Series, rng: np.random.Generator) -> dict:
 
 
 def numeric_shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Shares of values per bin (len(edges) + 1 bins) then the missing share."""
+    """Shares of values per bin (len(edges) + 1 bins) then the missing share.
+
+    Values and edges are compared at BINNED_DIGITS significant digits: a calibrated score has
+    plateaus, a quantile edge can fall on one, and the same score computed two ways (the
+    booster's raw score, or TreeSHAP's sum as the service computes it) differs by ~1e-13, which
+    would put a plateau's alerts on either side of its edge."""
     values = np.asarray(values, dtype=float)
     finite = np.isfinite(values)
-    counts = np.bincount(
-        np.searchsorted(np.asarray(edges), values[finite], side="right"), minlength=len(edges) + 1
-    )
+    bins = np.searchsorted(_significant(edges), _significant(values[finite]), side="right")
+    counts = np.bincount(bins, minlength=len(edges) + 1)
     return np.append(counts, (~finite).sum()) / max(len(values), 1)
+
+
+def _significant(values) -> np.ndarray:
+    """Finite values rounded to BINNED_DIGITS significant digits."""
+    values = np.asarray(values, dtype=float)
+    magnitude = np.floor(np.log10(np.abs(np.where(values == 0, 1.0, values))))
+    scale = 10.0 ** (BINNED_DIGITS - 1 - magnitude)
+    return np.round(values * scale) / scale
 
 
 def categorical_profile(values: pd.Series) -> dict:

@@ -14,7 +14,7 @@ from models.drift import (
     numeric_drift,
     psi,
 )
-from models.profile import categorical_profile, numeric_profile
+from models.profile import categorical_profile, numeric_profile, numeric_shares
 
 RNG = np.random.default_rng(3)
 
@@ -158,3 +158,18 @@ def test_too_few_matured_positives_are_noted_not_judged():
     verdict = _judge(now={**FIGURES, "positives": 5, "iw_recall_at_budget": 0.0})
     assert verdict.level == "ok"
     assert "not judged" in verdict.reasons[0]
+
+
+def test_a_score_plateau_on_a_bin_edge_lands_in_one_bin_however_the_score_was_computed():
+    """A calibrated score has plateaus, and a quantile edge can fall on one. The service sums
+    TreeSHAP contributions where the booster gives its raw score: ~1e-13 apart, and the audit
+    must put both in the same bin (a plateau split across its edge read as drift, PSI 0.68)."""
+    plateau = 0.0010438410499319837
+    reference = pd.Series(np.r_[np.full(300, plateau), np.linspace(0.01, 1.0, 700)])
+    profile = numeric_profile(reference, np.random.default_rng(0))
+    assert np.isclose(profile["edges"][0], plateau)  # the first edge is on the plateau
+    above = numeric_shares(np.full(300, plateau + 2e-13), np.asarray(profile["edges"]))
+    below = numeric_shares(np.full(300, plateau - 2e-13), np.asarray(profile["edges"]))
+    np.testing.assert_array_equal(above, below)
+    drifted = numeric_drift(profile, reference - 2e-13)
+    assert drifted["level"] == "stable" and drifted["psi"] < 1e-9
