@@ -26,7 +26,8 @@ def main(names: list[str]) -> int:
 
     for name, value in PROCESS_ENVIRONMENT.items():  # in-process benchmarks run as journeyrank does
         os.environ.setdefault(name, value)
-    known = {*discover(), *ON_THEIR_OWN}
+    found = discover()
+    known = {*found, *ON_THEIR_OWN}
     unknown = [name for name in names if name not in known]
     if unknown:  # before any benchmark runs: an option meant for one would otherwise run them all
         print(
@@ -36,7 +37,7 @@ def main(names: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    chosen = names or discover()
+    chosen = names or found
     if not chosen:
         print("no benchmarks yet")
         return 0

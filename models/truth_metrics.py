@@ -159,15 +159,14 @@ def _wrong_pairs(joint: pd.DataFrame, by: str, other: str, names: tuple[str, str
     first), and its share of the pairs it puts together that `other` does not."""
     joint = joint.sort_values("n", ascending=False, kind="stable")
     found = joint.groupby(by, sort=False).agg(
-        alerts=("n", "sum"),
-        count=(other, "nunique"),
-        parts=(other, tuple),
-        joint=("pairs", "sum"),
-    )
+        alerts=("n", "sum"), parts=(other, tuple), joint=("pairs", "sum")
+    )  # a (by, other) pair is one row of `joint`: its parts are distinct
     wrong = found["alerts"] * (found["alerts"] - 1) / 2 - found["joint"]
     total = wrong.sum()
-    found = found.assign(share=wrong / total if total > 0 else 0.0)[wrong > 0]
-    found = found.drop(columns="joint").rename(columns={"count": names[0], "share": names[1]})
+    found = found.assign(count=found["parts"].map(len), share=wrong / total if total > 0 else 0.0)
+    found = found[wrong > 0].drop(columns="joint")
+    found = found[["alerts", "count", "parts", "share"]]
+    found = found.rename(columns={"count": names[0], "share": names[1]})
     return found.sort_values(names[1], ascending=False, kind="stable").rename_axis("incident_id")
 
 
