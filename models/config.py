@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from features.config import FeatureJobConfig
 
+# how models/calibration.py maps the booster's raw score to a probability
+CalibrationMethod = Literal["centered_isotonic", "isotonic", "sigmoid"]
+
 
 class _Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -63,6 +66,10 @@ class TrainConfig(_Config):
     features: FeatureJobConfig = FeatureJobConfig()
     split: SplitConfig = SplitConfig()
     lightgbm: LightGBMConfig = LightGBMConfig()
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration: CalibrationMethod = Field(
+        "centered_isotonic",
+        description="centered_isotonic: isotonic steps joined at their centres (calibrated, and "
+        "the booster's order kept); isotonic: the steps; sigmoid: Platt's curve.",
+    )
     page_budget: PageBudget = PageBudget()
     registered_model: str = "journeyrank"

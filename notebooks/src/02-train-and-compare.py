@@ -153,10 +153,11 @@ for name in shown:
 # ## 2. A training run
 #
 # `train` runs the whole job: the steps above, LightGBM with early stopping on the validation days,
-# an isotonic calibrator (so `impact_probability` means what it says), tier thresholds that keep
-# pages within the budget, the evaluation on the held-out days, then **one MLflow run** (params,
-# metrics, the report, the data's lineage) and **one registered version** of the self-contained
-# ranker. The first version becomes `@champion` because there is none yet.
+# a centred isotonic calibrator (so `impact_probability` means what it says, and the booster's
+# order stands), tier thresholds that keep pages within the budget, the evaluation on the held-out
+# days, then **one MLflow run** (params, metrics, the report, the data's lineage) and **one
+# registered version** of the self-contained ranker. The first version becomes `@champion` because
+# there is none yet.
 
 # %%
 result = train(SAMPLE, settings, config, progress=lambda step: print(f"  · {step}"))
