@@ -34,8 +34,8 @@ reliability: setup ## Fuzz, load, kill -9 and downstream-down on loopback; print
 bench: setup ## Run the benchmarks side by side and print ratios
 	$(RUN) python -m benchmarks
 
-bench-quality: setup ## Ranking quality on every simulated world and 3 seeds, against the truth (~3 min; CONFIG=train.yaml judges a training config)
-	$(RUN) python -m benchmarks.quality $(if $(CONFIG),--config $(CONFIG))
+bench-quality: setup ## Ranking quality on every simulated world and 3 seeds, against the truth (~4.5 min; CONFIG=train.yaml judges a training config; LABELS_ONLY=1 its labels alone, ~2 min)
+	$(RUN) python -m benchmarks.quality $(if $(CONFIG),--config $(CONFIG)) $(if $(LABELS_ONLY),--labels-only)
 
 lint: setup ## Lint and check formatting with ruff
 	$(RUN) ruff check .

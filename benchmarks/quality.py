@@ -23,8 +23,9 @@ evaluation reads:
   what paging once costs when the incidents are the true ones (the paging policy's own floor).
 
 `python -m benchmarks.quality [--worlds a,b] [--seeds 1,2,3] [--days N --train-days M]
-[--config train.yaml] [--labels window]`: `--config` judges a training config (a model change)
-on every world, as `journeyrank train --config` reads it.
+[--config train.yaml] [--labels window] [--labels-only]`: `--config` judges a training config (a
+model change) on every world, as `journeyrank train --config` reads it; `--labels-only` derives
+the training labels and judges only them (no training, no scoring), to weigh a label change.
 """
 
 from __future__ import annotations
@@ -41,12 +42,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.loading import find_table, load_data_dir
+from features.loading import DataDir, find_table, load_data_dir
 from features.settings import settings_at
 from models.config import TrainConfig
 from models.incidents import PAGING_TIERS, incident_pages
 from models.metrics import budget_count
 from models.reference_rankings import reference_scores
+from models.training import TimeSplit
 from models.truth_metrics import (
     TRUTH_BUDGET,
     grouping_against_truth,
@@ -60,7 +62,7 @@ from pipeline.score import grouped_alerts, score_alerts, scoring_rows
 from pipeline.simulate import SimulationConfig, simulate
 from pipeline.simulate.worlds import WORLDS
 from pipeline.stack import TABLES
-from pipeline.train import train
+from pipeline.train import build_training_set, train
 from pipeline.train_config import load_train_config
 
 TOTAL_DAYS = 35
@@ -125,12 +127,8 @@ def run_world(
 ) -> WorldRun:
     """Simulate, cut, train on the first `train_days`, score the rest as if live, compare with the truth."""
     started = time.perf_counter()
-    full = workdir / "full"
-    simulate(SimulationConfig(out=full, days=days, seed=seed, world=world))
-    data = load_data_dir(full)
-    true_incidents = pd.read_parquet(full / "truth_incidents.parquet")
-    cutoff = data.alerts["fired_at"].min().floor("D") + pd.Timedelta(days=train_days)
-    history = cut_data_dir(full, workdir / "train", cutoff)
+    data, history, cutoff = simulated_and_cut(world, seed, workdir, days, train_days)
+    true_incidents = pd.read_parquet(workdir / "full" / "truth_incidents.parquet")
     result = train(history, settings_at(workdir / "home"), config)
     later = data.alerts[data.alerts["fired_at"] >= cutoff].reset_index(drop=True)
     grouped = grouped_alerts(result.ranker, data, later)  # grouped once, for both
@@ -143,8 +141,7 @@ def run_world(
         **reference_scores(rows, data.truth),
     }
     table = orderings_against_truth(rows["alert_id"], scores, data.truth)
-    split = result.split
-    labels = truth_agreement(pd.concat([split.train, split.validation, split.test]), data.truth)
+    labels = label_agreement(result.split, data.truth)
     scored = rows.assign(
         impact_probability=ranked["impact_probability"].to_numpy(),
         **{f"score_{name}": values for name, values in scores.items()},
@@ -224,6 +221,34 @@ def cut_data_dir(source: Path, out: Path, cutoff: pd.Timestamp) -> Path:
             ]
         frame.to_parquet(out / path.name, index=False)
     return out
+
+
+def simulated_and_cut(
+    world: str, seed: int, workdir: Path, days: int, train_days: int
+) -> tuple[DataDir, Path, pd.Timestamp]:
+    """The world simulated into workdir/full (its truth beside it), and the data directory cut
+    after its first `train_days` into workdir/train: (the whole data, the cut one's path, the cut)."""
+    full = workdir / "full"
+    simulate(SimulationConfig(out=full, days=days, seed=seed, world=world))
+    data = load_data_dir(full)
+    cutoff = data.alerts["fired_at"].min().floor("D") + pd.Timedelta(days=train_days)
+    return data, cut_data_dir(full, workdir / "train", cutoff), cutoff
+
+
+def label_agreement(split: TimeSplit, truth: pd.DataFrame) -> dict[str, float]:
+    """The training labels of every part of the split (train, validation, held out) against the truth."""
+    return truth_agreement(pd.concat([split.train, split.validation, split.test]), truth)
+
+
+def world_labels(
+    world: str, seed: int, workdir: Path, *, days: int, train_days: int, config: TrainConfig
+) -> dict[str, float]:
+    """The labels `train` would derive on the first `train_days` against the truth, without
+    training: `--labels-only`, to judge a label change (the attribution config) on every world in
+    a fraction of the time. The same figures as run_world's `labels`."""
+    data, history, _ = simulated_and_cut(world, seed, workdir, days, train_days)
+    training = build_training_set(load_data_dir(history), config)
+    return label_agreement(training.split, data.truth)
 
 
 def ratios(run: WorldRun) -> dict[str, float]:
@@ -321,8 +346,13 @@ def goal_verdicts(runs: list[WorldRun]) -> pd.DataFrame:
     meet the goal, and the worst run's margin (≥ 0: met; < 0: missed by that much). For a grouping
     goal the true incidents bound, what they reach on that same run: the figure at F1 = 1."""
     figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping for r in runs}
+    return verdicts(figures, GOALS | GROUPING_GOALS)
+
+
+def verdicts(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> pd.DataFrame:
+    """`goals` against the figures of each run (named "world seed"): as goal_verdicts."""
     rows = []
-    for goal, target in (GOALS | GROUPING_GOALS).items():
+    for goal, target in goals.items():
         values = pd.Series({run: found[goal] for run, found in figures.items()}, dtype=float)
         lower = goal in LOWER_IS_BETTER
         margin = target - values if lower else values - target
@@ -374,6 +404,12 @@ def main(argv: list[str] | None = None) -> None:
         help="a training config to judge on every world (YAML, as `journeyrank train --config`)",
     )
     parser.add_argument(
+        "--labels-only",
+        action="store_true",
+        help="derive the training labels on every world and judge only them (no training, no "
+        "scoring): a label change (the config's features.attribution) in a fraction of the time",
+    )
+    parser.add_argument(
         "--labels",
         choices=["attributed", "window"],
         help="the training target: labels attributed to causes (the default), or the window "
@@ -388,6 +424,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"labels: {method}; {args.days} days, trained on the first {args.train_days}")
     if args.config is not None:
         print(f"training config: {args.config}")
+    if args.labels_only:
+        print_label_verdicts(
+            args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args, config
+        )
+        return
     runs = []
     for world in args.worlds.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):
@@ -407,6 +448,35 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = goal_verdicts(runs)
     verdicts["margin"] = verdicts["margin"].map(lambda v: f"{v:+.3f}")
     print(verdicts.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
+
+
+def print_label_verdicts(worlds: list[str], seeds: list[int], args, config: TrainConfig) -> None:
+    """--labels-only: each run's label agreement as it comes, then the label goals' verdicts."""
+    figures = {}
+    for world in worlds:
+        for seed in seeds:
+            started = time.perf_counter()
+            with tempfile.TemporaryDirectory(prefix=f"labels-{world}-{seed}-") as tmp:
+                found = world_labels(
+                    world,
+                    seed,
+                    Path(tmp),
+                    config=config,
+                    days=args.days,
+                    train_days=args.train_days,
+                )
+            figures[f"{world} {seed}"] = {f"label {k}": v for k, v in found.items()}
+            print(
+                f"world {world}, seed {seed}: labels vs truth: precision {found['precision']:.3f}  "
+                f"recall {found['recall']:.3f}  impact-weighted recall {found['iw_recall']:.3f}  "
+                f"({time.perf_counter() - started:.0f} s)",
+                flush=True,
+            )
+    label_goals = {k: v for k, v in GOALS.items() if k.startswith("label ")}
+    table = verdicts(figures, label_goals).drop(columns="true incidents reach")
+    table["margin"] = table["margin"].map(lambda v: f"{v:+.3f}")
+    print("\n=== each label goal on every run: the worst run and its margin ===")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,11 @@ another reason. Attribution looks at each degradation over its whole life instea
    episode (in its region) and probe a stage it was measured on, whose rule fires in failures
    beyond chance: the grouper joins a check only to a young incident, and a slow burn's checks
    fail hours in;
-8. (`persisting_min`) persisting conditions: a chain active for hours whose service's stages lost
+8. (`series_members`) the earlier firings, in the same incident, of the series (rule on service)
+   of an alert that shares a cause's credit (5, 6): a slow failure fires those rules hours before
+   its drop is significant, before the span in which members are looked for. A cause's own
+   earlier firings are left to the posterior, which judged them as candidates;
+9. (`persisting_min`) persisting conditions: a chain active for hours whose service's stages lost
    completions over its life, outside that service's episodes, significantly and materially on
    average (`persisting_conditions`): a slow burn on a quiet stage opens no episode.
 
@@ -120,7 +124,8 @@ def attribute_impact(
     grouped: GroupedAlerts | None = None,
 ) -> pd.DataFrame:
     """ATTRIBUTION_COLUMNS per alert, in the alerts' order (label 0 where nothing is credited).
-    With `grouped` (the alerts' incidents), `incident_evidence` and `incident_members` apply."""
+    With `grouped` (the alerts' incidents), `incident_evidence`, `incident_members`,
+    `series_members` and `check_members` apply."""
     config = config or AttributionConfig()
     windows = _windows_by_region(outcomes, stages, baselines, journey_map, step_ns, config)
     episodes = degradations(windows, stages, config)
@@ -567,8 +572,9 @@ def _credit(
     config: AttributionConfig,
     grouped: GroupedAlerts | None = None,
 ) -> pd.DataFrame:
-    """Credit the causes, and share it with alerts of the same failure (`share_credit`) and of
-    the credited alerts' incidents (`incident_members`)."""
+    """Credit the causes, and share it with alerts of the same failure (`share_credit`), of
+    the credited alerts' incidents (`incident_members`), with their series' earlier firings
+    there (`series_members`) and with the checks of their stages (`check_members`)."""
     n = len(alerts)
     need = np.where(candidates["linked"], config.min_posterior, config.min_unmapped_posterior)
     anchors = candidates[posterior >= need]
@@ -584,6 +590,11 @@ def _credit(
     if grouped is not None and config.incident_members and len(credited):
         mates = incident_members(alerts, chains, credited, episodes, journey_map, grouped, config)
         credited = pd.concat([credited, mates], ignore_index=True)
+        credited = credited.drop_duplicates(["alert", "episode"])
+    if grouped is not None and config.series_members and len(credited):
+        members = credited[~credited["alert"].isin(anchors["alert"])]
+        earlier = series_members(alerts, members, grouped)
+        credited = pd.concat([credited, earlier], ignore_index=True)
         credited = credited.drop_duplicates(["alert", "episode"])
     if grouped is not None and config.check_members and len(credited):
         checks = check_members(alerts, chains, credited, episodes, stages, grouped, config)
@@ -812,6 +823,32 @@ def incident_members(
         follow = _symptoms_above(roots, mates, services, callers, grouped) & ~kept
         found += [roots, _beyond_chance(alerts, chains, mates[follow], index, config)]
     return pd.concat(found, ignore_index=True).drop_duplicates(ignore_index=True)
+
+
+def series_members(
+    alerts: pd.DataFrame, credited: pd.DataFrame, grouped: GroupedAlerts
+) -> pd.DataFrame:
+    """(alert, episode) pairs for the firings of a credited alert's series — its rule on its
+    service — that the grouper put in the same incident and that fired before it, credited with
+    its episode. A slow failure shows first as firings of the rules that later share its
+    credit, before its drop is significant and so before the span in which members are looked
+    for; the incident keeps the rule's firings on other days, and beside other failures, out.
+    `credited` holds the members (`_credit` leaves the causes out: the earlier firings of a
+    cause were candidates themselves, and the posterior has judged them)."""
+    series = pd.DataFrame(
+        {
+            "incident": grouped.incident,
+            "service": alerts["service"].astype(str).to_numpy(dtype=object),
+            "rule": alerts["alert_name"].astype(str).to_numpy(dtype=object),
+            "fired": to_ns(alerts["fired_at"]),
+            "alert": np.arange(len(alerts)),
+        }
+    )
+    a = credited["alert"].to_numpy()
+    latest = series.iloc[a].assign(episode=credited["episode"].to_numpy())
+    latest = latest.rename(columns={"fired": "until"}).drop(columns="alert")
+    pairs = latest.merge(series, on=["incident", "service", "rule"])
+    return pairs.loc[pairs["fired"] < pairs["until"], ["alert", "episode"]].reset_index(drop=True)
 
 
 def _symptoms_above(credited, mates, services, callers, grouped) -> np.ndarray:
@@ -1081,7 +1118,7 @@ def attributed_labels(
     if config.method == "window":
         return derived
     grouped = None
-    if config.incident_evidence or config.incident_members:
+    if config.incident_evidence or config.incident_members or config.series_members:
         grouped = grouped_alerts(data.alerts, data.journey_map, incidents, data.changes)
     credit = attribute_impact(
         data.alerts,

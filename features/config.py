@@ -224,6 +224,13 @@ class AttributionConfig(_Config):
         "was measured on (in its region, for a regional one), where their rule fires in failures "
         "beyond chance (`min_incident_share`): the grouper joins a check only to a young incident.",
     )
+    series_members: bool = Field(
+        True,
+        description="Credit also the earlier firings, in the same incident, of the series (rule "
+        "on service) of an alert that shares a cause's credit: a slow failure's first signs, "
+        "fired before its drop was significant (a cause's own earlier firings were judged as "
+        "candidates; the incident keeps a rule's unrelated firings out).",
+    )
     min_incident_share: float = Field(
         0.5,
         ge=0,

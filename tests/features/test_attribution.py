@@ -21,6 +21,7 @@ from features.attribution import (
     incident_members,
     persisting_conditions,
     score_bins,
+    series_members,
 )
 from features.baselines import fit_baselines
 from features.config import AttributionConfig, IncidentConfig, LabelConfig
@@ -480,6 +481,54 @@ def test_a_common_callee_of_credited_services_is_their_root_and_its_callers_foll
     assert "db-errors" in shared[2]  # called by both credited services
     assert "db-after" not in shared[2]  # fired after the episode ended
     assert "db-errors" not in shared[3]  # two callers are not three
+
+
+def test_a_credited_series_credits_its_earlier_firings_in_its_incident_only():
+    """db's DbSlow fires three times as a slow failure begins, long before pay-svc's episode;
+    its firing inside the episode is credited. The earlier firings of that series in the same
+    incident share its credit; DbSlow's firing of another day (another incident), db's other
+    rule, another service's DbSlow and a firing after the credited one do not."""
+    frame, _, _ = _one_failure(
+        ("slow-1", 5850, "db", "DbSlow", 20),
+        ("slow-2", 5900, "db", "DbSlow", 20),
+        ("slow-3", 5950, "db", "DbSlow", 20),
+        ("slow-credited", 6005, "db", "DbSlow", 20),
+        ("slow-after", 6050, "db", "DbSlow", 20),
+        ("slow-yesterday", 4500, "db", "DbSlow", 20),
+        ("db-cpu", 5920, "db", "DbCpu", 20),
+        ("cache-slow", 5930, "cache", "DbSlow", 20),
+    )
+    ids = frame["alert_id"].tolist()
+    others = ("first", "last", "slow-yesterday")
+    grouped = GroupedAlerts(
+        incident=np.array([f"inc-{i}" if i in others else "inc-1" for i in ids], dtype=object),
+        symptom=np.zeros(len(ids), bool),
+        checked=np.full(len(ids), None, dtype=object),
+    )
+    credited = _anchors(frame, "slow-credited")[["alert", "episode"]]
+    earlier = series_members(frame, credited, grouped)
+    assert set(frame.loc[earlier["alert"], "alert_id"]) == {"slow-1", "slow-2", "slow-3"}
+    assert (earlier["episode"] == 0).all()  # the credited firing's episode: its lost value
+
+
+def test_a_causes_own_earlier_firing_is_left_to_the_posterior(history):
+    """PayDown also fired an hour before the first outage (cleared 20 minutes later): too early
+    to be a candidate for it. Though the grouper put it in the cause's incident, the cause's
+    credit does not reach back to it (series_members reaches back only from the members)."""
+    early = alerts(("early", OUTAGES[0] * 5 - 60, "pay-svc", "PayDown", 20))
+    frame = pd.concat([_cause_and_noise(), early]).sort_values("fired_at", ignore_index=True)
+    ids = frame["alert_id"]
+    grouped = GroupedAlerts(
+        incident=np.where(ids.isin(["early", "cause-0"]), "inc-1", "inc-" + ids).astype(object),
+        symptom=np.zeros(len(frame), bool),
+        checked=np.full(len(frame), None, dtype=object),
+    )
+    baselines = fit_baselines(history, STAGES, int(STEP.value))
+    credit = attribute_impact(
+        frame, history, STAGES, MAP, baselines, int(STEP.value), AttributionConfig(), grouped
+    ).set_index("alert_id")
+    assert credit.loc["cause-0", "label"] == 1
+    assert credit.loc["early", "label"] == 0
 
 
 def test_a_synthetic_check_of_a_degraded_stage_shares_credit_in_any_incident():

@@ -14,6 +14,7 @@ from benchmarks.quality import (
     cut_data_dir,
     first_pages,
     goal_verdicts,
+    main,
     named_failures,
     ratios,
     run_world,
@@ -51,6 +52,22 @@ def test_labels_are_compared_with_the_truth(saas_run):
     labels = saas_run.labels
     assert 0 < labels["precision"] <= 1 and 0 < labels["recall"] <= 1
     assert 0 < labels["iw_recall"] <= 1
+
+
+def test_labels_only_judges_the_labels_a_full_run_trains_on_and_nothing_else(saas_run, capsys):
+    main(
+        ["--labels-only", "--worlds", "saas", "--seeds", "1", "--days", "21", "--train-days", "16"]
+    )
+    out = capsys.readouterr().out
+    found = saas_run.labels  # the same world and cut, trained and scored
+    assert (
+        f"world saas, seed 1: labels vs truth: precision {found['precision']:.3f}  "
+        f"recall {found['recall']:.3f}  impact-weighted recall {found['iw_recall']:.3f}"
+    ) in out
+    verdicts = out.split("=== each label goal on every run")[1]
+    assert all(f"label {k}" in verdicts for k in ("precision", "recall", "iw_recall"))
+    assert "1 of 1" in verdicts or "0 of 1" in verdicts
+    assert "PR-AUC" not in out and "pairwise_f1" not in out  # nothing trained, scored or grouped
 
 
 def test_the_summary_names_the_worst_world_and_the_goals(saas_run):
