@@ -488,13 +488,10 @@ def test_a_credited_series_credits_its_earlier_firings_in_its_incident_only():
     its firing inside the episode is credited. The earlier firings of that series in the same
     incident share its credit; DbSlow's firing of another day (another incident), db's other
     rule, another service's DbSlow and a firing after the credited one do not."""
+    slow = {"slow-1": 5850, "slow-2": 5900, "slow-3": 5950, "slow-credited": 6005}
+    slow |= {"slow-after": 6050, "slow-yesterday": 4500}
     frame, _, _ = _one_failure(
-        ("slow-1", 5850, "db", "DbSlow", 20),
-        ("slow-2", 5900, "db", "DbSlow", 20),
-        ("slow-3", 5950, "db", "DbSlow", 20),
-        ("slow-credited", 6005, "db", "DbSlow", 20),
-        ("slow-after", 6050, "db", "DbSlow", 20),
-        ("slow-yesterday", 4500, "db", "DbSlow", 20),
+        *[(alert_id, at, "db", "DbSlow", 20) for alert_id, at in slow.items()],
         ("db-cpu", 5920, "db", "DbCpu", 20),
         ("cache-slow", 5930, "cache", "DbSlow", 20),
     )
