@@ -425,9 +425,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.config is not None:
         print(f"training config: {args.config}")
     if args.labels_only:
-        print_label_verdicts(
-            args.worlds.split(","), [int(s) for s in args.seeds.split(",")], args, config
-        )
+        seeds = [int(s) for s in args.seeds.split(",")]
+        print_label_verdicts(args.worlds.split(","), seeds, args.days, args.train_days, config)
         return
     runs = []
     for world in args.worlds.split(","):
@@ -450,7 +449,9 @@ def main(argv: list[str] | None = None) -> None:
     print(verdicts.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
 
 
-def print_label_verdicts(worlds: list[str], seeds: list[int], args, config: TrainConfig) -> None:
+def print_label_verdicts(
+    worlds: list[str], seeds: list[int], days: int, train_days: int, config: TrainConfig
+) -> None:
     """--labels-only: each run's label agreement as it comes, then the label goals' verdicts."""
     figures = {}
     for world in worlds:
@@ -462,8 +463,8 @@ def print_label_verdicts(worlds: list[str], seeds: list[int], args, config: Trai
                     seed,
                     Path(tmp),
                     config=config,
-                    days=args.days,
-                    train_days=args.train_days,
+                    days=days,
+                    train_days=train_days,
                 )
             figures[f"{world} {seed}"] = {f"label {k}": v for k, v in found.items()}
             print(
