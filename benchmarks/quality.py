@@ -11,7 +11,8 @@ evaluation reads:
   true impact — precision, recall, impact-weighted recall;
 - orderings: the model's (the queue's order: each alert by its incident's priority as it stood
   when the alert joined; and "model (own)", each alert by its own priority), severity,
-  criticality_rule, journey_weight and the oracle —
+  criticality_rule, journey_weight, "perfect probability" (the queue's order with the truth in
+  place of the model's probability: what the priority lets a model reach) and the oracle —
   PR-AUC, ROC-AUC, impact-weighted recall at a 10% page budget, per alert and counting each true
   incident once (`models.truth_metrics`);
 - ratios model/severity, model/criticality_rule, model/oracle, and per world the worst seed;
@@ -45,9 +46,10 @@ import pandas as pd
 from features.loading import DataDir, find_table, load_data_dir
 from features.settings import settings_at
 from models.config import TrainConfig
-from models.incidents import PAGING_TIERS, incident_pages
+from models.incidents import PAGING_TIERS, incident_pages, incident_priorities
 from models.metrics import budget_count
-from models.reference_rankings import reference_scores
+from models.priority import UnmappedStand
+from models.reference_rankings import perfect_probability_score, reference_scores
 from models.training import TimeSplit
 from models.truth_metrics import (
     TRUTH_BUDGET,
@@ -68,7 +70,16 @@ from pipeline.train_config import load_train_config
 TOTAL_DAYS = 35
 TRAIN_DAYS = 28
 SEEDS = (1, 2, 3)
-ORDERINGS = ("model", "model (own)", "severity", "criticality_rule", "journey_weight", "oracle")
+PERFECT = "perfect probability"  # the queue's order with the truth in place of the probability
+ORDERINGS = (
+    "model",
+    "model (own)",
+    "severity",
+    "criticality_rule",
+    "journey_weight",
+    PERFECT,
+    "oracle",
+)
 GOALS = {  # issue "Quality that holds…": on every world and seed
     "pr_auc / severity": 2.0,
     "pr_auc / criticality_rule": 1.5,
@@ -91,11 +102,13 @@ LOWER_IS_BETTER = frozenset(  # the grouping figures where less is better: pages
         "alert_pages_per_true_incident",
     }
 )
-TRUTH_BOUNDS = {  # a grouping goal the true incidents themselves bound: what they reach, same run
+TRUTH_BOUNDS = {  # a goal the truth bounds: what it reaches on the same run
     "pairwise_f1": "truth_f1_concurrent_as_one",  # concurrent failures of one service as one
     "compression": "truth_compression",
     "pages_per_true_incident": "truth_pages_per_true_incident",
+    "iw_recall / oracle": "perfect probability iw_recall / oracle",  # the priority's own ceiling
 }
+REACH = "the truth reaches"  # the verdicts' column of TRUTH_BOUNDS
 MISSED_SHOWN = 3  # true incidents shown per run where the model's IWR@10% is lost
 TIME_COLUMNS = {"alerts": "fired_at", "journey_outcomes": "window_start", "changes": "ts"}
 
@@ -139,6 +152,9 @@ def run_world(
         "model": ranked["incident_priority"].to_numpy(),  # the queue's order: by incident
         "model (own)": ranked["priority"].to_numpy(),  # each alert by its own evidence alone
         **reference_scores(rows, data.truth),
+        PERFECT: perfect_probability_queue(
+            rows, data.truth, result.ranker.unmapped, ranked["incident_id"].to_numpy(dtype=object)
+        ),
     }
     table = orderings_against_truth(rows["alert_id"], scores, data.truth)
     labels = label_agreement(result.split, data.truth)
@@ -155,6 +171,22 @@ def run_world(
         world, seed, labels, table, len(later), seconds, scored, grouping, missed, errors,
         true_incidents,
     )  # fmt: skip
+
+
+def perfect_probability_queue(
+    rows: pd.DataFrame, truth: pd.DataFrame, unmapped: UnmappedStand, incident_ids: np.ndarray
+) -> np.ndarray:
+    """The queue's order were the model's probability perfect (`perfect_probability_score`), each
+    alert by its incident's best so far as `journeyrank score` ranks it (`incident_ids`: per row
+    of `rows`). Its IWR@10% against the oracle's is what the priority lets a model reach on the
+    run: where it falls short of the goal, no probability meets it; the distance from it to the
+    model's is the probability's to win."""
+    order = np.lexsort((np.arange(len(rows)), rows["fired_at"].astype("int64").to_numpy()))
+    perfect = perfect_probability_score(rows, truth, unmapped)
+    lifted, _ = incident_priorities(incident_ids[order], perfect[order])
+    queued = np.empty(len(rows))
+    queued[order] = lifted
+    return queued
 
 
 def grouping_quality(
@@ -266,6 +298,18 @@ def ratios(run: WorldRun) -> dict[str, float]:
     }
 
 
+def truth_bounds(run: WorldRun) -> dict[str, float]:
+    """What the truth reaches on the run of the goals `ratios` reads (the grouping's are in
+    `run.grouping`): IWR@10% were the probability perfect, against the oracle's."""
+    t = run.table
+    if PERFECT not in t.index:  # a run judged without it
+        return {}
+    return {
+        TRUTH_BOUNDS["iw_recall / oracle"]: t.loc[PERFECT, "iw_recall"]
+        / t.loc["oracle", "iw_recall"]
+    }
+
+
 def print_run(run: WorldRun) -> None:
     print(
         f"\n--- world {run.world}, seed {run.seed}: {run.scored_alerts:,} alerts scored as if live "
@@ -286,7 +330,7 @@ def print_run(run: WorldRun) -> None:
         }
     )
     print(shown.to_string(float_format=lambda v: f"{v:.3f}"))
-    print("  " + "  ".join(f"{k} {v:.2f}" for k, v in ratios(run).items()))
+    print("  " + "  ".join(f"{k} {v:.2f}" for k, v in (ratios(run) | truth_bounds(run)).items()))
     print("  incidents: " + "  ".join(f"{k} {v:.3f}" for k, v in run.grouping.items()))
     print(
         f"  IWR@10% lost most on (of {run.scored_alerts:,} alerts, the top {budget_size(run)} paged):"
@@ -344,8 +388,9 @@ def summarise(runs: list[WorldRun]) -> pd.DataFrame:
 def goal_verdicts(runs: list[WorldRun]) -> pd.DataFrame:
     """Every goal against every run (world and seed): the worst run and its figure, how many runs
     meet the goal, and the worst run's margin (≥ 0: met; < 0: missed by that much). For a grouping
-    goal the true incidents bound, what they reach on that same run: the figure at F1 = 1."""
-    figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping for r in runs}
+    goal the truth bounds, what it reaches on that same run: the true incidents' figure (F1 = 1),
+    and for IWR@10% / oracle the queue's were its probability perfect (`perfect_probability_queue`)."""
+    figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping | truth_bounds(r) for r in runs}
     return verdicts(figures, GOALS | GROUPING_GOALS)
 
 
@@ -367,7 +412,7 @@ def verdicts(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> p
                 "margin": margin.get(worst, np.nan),
                 "runs meeting it": f"{int((margin >= 0).sum())} of {len(values)}",
                 # a run without the world's true incidents (an older world) has no F1 bound
-                "true incidents reach": figures[worst].get(bound, np.nan) if worst else np.nan,
+                REACH: figures[worst].get(bound, np.nan) if worst else np.nan,
             }
         )
     return pd.DataFrame(rows).set_index("goal")
@@ -441,8 +486,9 @@ def main(argv: list[str] | None = None) -> None:
     print(summarise_grouping(runs).to_string(float_format=lambda v: f"{v:.3f}"))
     print(
         "\n=== each goal on every run: the worst run, by how much it meets (+) or misses (-) it, "
-        "and for a grouping goal what the true incidents themselves reach there (pairwise F1: "
-        "with concurrent failures of one service as one, as no alert tells them apart) ==="
+        "and what the truth reaches there: for a grouping goal the true incidents (pairwise F1: "
+        "with concurrent failures of one service as one, as no alert tells them apart), for "
+        "IWR@10% / oracle the queue were its probability perfect (the priority's ceiling) ==="
     )
     verdicts = goal_verdicts(runs)
     verdicts["margin"] = verdicts["margin"].map(lambda v: f"{v:+.3f}")
@@ -474,7 +520,7 @@ def print_label_verdicts(
                 flush=True,
             )
     label_goals = {k: v for k, v in GOALS.items() if k.startswith("label ")}
-    table = verdicts(figures, label_goals).drop(columns="true incidents reach")
+    table = verdicts(figures, label_goals).drop(columns=REACH)
     table["margin"] = table["margin"].map(lambda v: f"{v:+.3f}")
     print("\n=== each label goal on every run: the worst run and its margin ===")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from features.families.alert import SEVERITY_LEVEL
+from models.priority import UnmappedStand, priority_score
 
 ORACLE = "oracle"  # the ordering by true impact: only where the truth is known
 SEVERITY_WEIGHT = {"critical": 1.0, "high": 0.7, "warning": 0.4, "info": 0.1}
@@ -37,6 +38,18 @@ def oracle_score(table: pd.DataFrame, truth: pd.DataFrame) -> np.ndarray:
     known = truth.set_index("alert_id").reindex(table["alert_id"])
     impact = known["true_impact"].fillna(0).to_numpy(float)
     return impact * (1.0 + np.log1p(known["true_lost_value"].fillna(0).to_numpy(float)))
+
+
+def perfect_probability_score(
+    table: pd.DataFrame, truth: pd.DataFrame, unmapped: UnmappedStand
+) -> np.ndarray:
+    """The ranker's priority were its probability perfect: each alert's stake (its priority at
+    probability 1: users at risk × stage impact, `models.priority`) where it truly signals impact,
+    0 elsewhere (evaluation only). What the priority lets a model reach: the oracle orders by the
+    true lost value, this by what the ranker can see of it."""
+    known = truth.set_index("alert_id").reindex(table["alert_id"])
+    impact = known["true_impact"].fillna(0).to_numpy(float)
+    return impact * priority_score(np.ones(len(table)), table, unmapped)
 
 
 def reference_scores(

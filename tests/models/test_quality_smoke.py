@@ -10,12 +10,15 @@ from benchmarks.quality import (
     GOALS,
     GROUPING_GOALS,
     ORDERINGS,
+    PERFECT,
+    REACH,
     WorldRun,
     cut_data_dir,
     first_pages,
     goal_verdicts,
     main,
     named_failures,
+    perfect_probability_queue,
     ratios,
     run_world,
     summarise,
@@ -23,6 +26,7 @@ from benchmarks.quality import (
     with_labels,
 )
 from features.loading import load_data_dir
+from models.priority import UnmappedStand
 from models.truth_metrics import grouping_errors, missed_at_budget
 from pipeline.simulate import SimulationConfig, simulate
 from pipeline.train_config import load_train_config
@@ -41,6 +45,51 @@ def test_every_ordering_is_judged_against_the_truth(saas_run):
     assert table.loc["oracle", "pr_auc"] == pytest.approx(1.0)  # the truth ranks itself perfectly
     assert table.loc["oracle", "incident_iw_recall"] >= table.loc["severity", "incident_iw_recall"]
     assert saas_run.scored_alerts > 0
+
+
+def test_a_perfect_probability_reaches_no_further_than_the_oracle_and_the_perfect_alerts_first(
+    saas_run,
+):
+    table, scored = saas_run.table, saas_run.scored
+    # the oracle pages the costliest true alerts: no ordering's IWR@10% goes past it
+    assert table.loc[PERFECT, "iw_recall"] <= table.loc["oracle", "iw_recall"] + 1e-12
+    assert table.loc[PERFECT, "iw_recall"] > table.loc["severity", "iw_recall"]
+    perfect = scored[f"score_{PERFECT}"]
+    assert (perfect > 0).sum() > 0 and (perfect >= 0).all()  # a stake is positive, else 0
+
+
+def test_the_perfect_probability_queue_ranks_each_true_alert_by_its_stake_and_its_incident():
+    # out of time order on purpose: the queue runs in fire order whatever the rows' order
+    rows = pd.DataFrame(
+        {
+            "alert_id": ["late-noise", "cause", "before", "other", "unmapped"],
+            "fired_at": pd.to_datetime(
+                [
+                    "2026-01-01 00:02",
+                    "2026-01-01 00:01",
+                    "2026-01-01 00:00",
+                    "2026-01-01 00:03",
+                    "2026-01-01 00:04",
+                ],
+                utc=True,
+            ),
+            "stage_impact_max": [0.5, 0.9, 0.9, 0.5, np.nan],
+            "expected_sessions_30m": [100.0, 1000.0, 1000.0, 100.0, np.nan],
+            "sessions_at_risk_15m": [10.0, 100.0, 100.0, 10.0, np.nan],
+        }
+    )
+    truth = pd.DataFrame(
+        {"alert_id": ["cause", "unmapped", "late-noise"], "true_impact": [1, 1, 0]}
+    )
+    stand = UnmappedStand(users_at_risk=50.0, stage_impact=0.4)
+    incidents = np.array(["A", "A", "A", "B", "C"], dtype=object)
+    queued = perfect_probability_queue(rows, truth, stand, incidents)
+    cause = np.log(2.0 + 1000.0) * 0.9
+    assert queued[1] == pytest.approx(cause)  # its stake: users at risk x stage impact
+    assert queued[0] == pytest.approx(cause)  # a later alert of its incident stands where it does
+    assert queued[2] == 0.0  # fired before the cause: its incident was not yet known to hurt
+    assert queued[3] == 0.0  # another incident, no true impact
+    assert queued[4] == pytest.approx(np.log(2.0 + 50.0) * 0.4)  # unmapped: the stand's stake
 
 
 def test_the_model_beats_severity_on_a_world_it_was_not_built_with(saas_run):
@@ -209,18 +258,27 @@ def test_each_goal_names_its_worst_run_and_by_how_much_it_misses():
     pages = verdicts.loc["pages_per_true_incident"]  # lower is better: the most pages is worst
     assert pages["target"] == "<= 1.1" and pages["worst run"] == "media 2"
     assert pages["margin"] == pytest.approx(1.1 - 1.90)
-    assert pages["true incidents reach"] == 1.4  # the floor paging once has with true incidents
+    assert pages[REACH] == 1.4  # the floor paging once has with true incidents
     met = verdicts.loc["pr_auc / severity"]
     assert met["runs meeting it"] == "2 of 2" and met["margin"] == pytest.approx(9.0 - 2.0)
-    assert np.isnan(met["true incidents reach"])  # the truth bounds only grouping goals
+    assert np.isnan(met[REACH])  # the truth bounds the grouping goals and IWR@10% only
+    assert np.isnan(iwr[REACH])  # runs judged without a perfect-probability ordering
     assert verdicts.loc["compression", "runs meeting it"] == "0 of 2"
-    assert np.isnan(verdicts.loc["pairwise_f1", "true incidents reach"])  # no truth_incidents
+    assert np.isnan(verdicts.loc["pairwise_f1", REACH])  # no truth_incidents
+
+
+def test_the_iwr_goal_shows_what_a_perfect_probability_reaches_on_its_worst_run():
+    runs = [_judged("shop", 1, 0.85, 0.95, 1.05), _judged("media", 2, 0.70, 0.80, 1.90)]
+    for run, perfect in zip(runs, (0.99, 0.83), strict=True):
+        run.table.loc[PERFECT] = [1.0, 1.0, perfect, 1.0]
+    iwr = goal_verdicts(runs).loc["iw_recall / oracle"]
+    assert iwr["worst run"] == "media 2" and iwr[REACH] == pytest.approx(0.83)
 
 
 def test_the_f1_goal_shows_what_the_truth_reaches_with_concurrent_failures_as_one():
     runs = [_judged("shop", 1, 0.9, 0.95, 1.0, 0.99), _judged("saas", 3, 0.9, 0.66, 1.0, 0.79)]
     f1 = goal_verdicts(runs).loc["pairwise_f1"]
-    assert f1["worst run"] == "saas 3" and f1["true incidents reach"] == pytest.approx(0.79)
+    assert f1["worst run"] == "saas 3" and f1[REACH] == pytest.approx(0.79)
 
 
 def test_the_run_names_the_root_service_and_kind_of_each_true_incident_a_merge_holds(saas_run):
