@@ -388,8 +388,9 @@ def summarise(runs: list[WorldRun]) -> pd.DataFrame:
 def goal_verdicts(runs: list[WorldRun]) -> pd.DataFrame:
     """Every goal against every run (world and seed): the worst run and its figure, how many runs
     meet the goal, and the worst run's margin (≥ 0: met; < 0: missed by that much). For a grouping
-    goal the truth bounds, what it reaches on that same run: the true incidents' figure (F1 = 1),
-    and for IWR@10% / oracle the queue's were its probability perfect (`perfect_probability_queue`)."""
+    goal the truth bounds, what it reaches on that same run: for a grouping goal the true
+    incidents' figure (F1 = 1), for IWR@10% / oracle the queue's figure were the model's
+    probability perfect (`perfect_probability_queue`)."""
     figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping | truth_bounds(r) for r in runs}
     return verdicts(figures, GOALS | GROUPING_GOALS)
 
@@ -411,7 +412,8 @@ def verdicts(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> p
                 "worst": values.get(worst, np.nan),
                 "margin": margin.get(worst, np.nan),
                 "runs meeting it": f"{int((margin >= 0).sum())} of {len(values)}",
-                # a run without the world's true incidents (an older world) has no F1 bound
+                # a run without the world's true incidents (an older world) has no F1 bound, nor
+                # one judged without the perfect-probability ordering an IWR bound
                 REACH: figures[worst].get(bound, np.nan) if worst else np.nan,
             }
         )
