@@ -46,7 +46,7 @@ import pandas as pd
 from features.loading import DataDir, find_table, load_data_dir
 from features.settings import settings_at
 from models.config import TrainConfig
-from models.incidents import PAGING_TIERS, incident_pages, incident_priorities
+from models.incidents import PAGING_TIERS, incident_pages, rank_by_incident
 from models.metrics import budget_count
 from models.priority import UnmappedStand
 from models.reference_rankings import perfect_probability_score, reference_scores
@@ -177,16 +177,18 @@ def perfect_probability_queue(
     rows: pd.DataFrame, truth: pd.DataFrame, unmapped: UnmappedStand, incident_ids: np.ndarray
 ) -> np.ndarray:
     """The queue's order were the model's probability perfect (`perfect_probability_score`), each
-    alert by its incident's best so far as `journeyrank score` ranks it (`incident_ids`: per row
-    of `rows`). Its IWR@10% against the oracle's is what the priority lets a model reach on the
-    run: where it falls short of the goal, no probability meets it; the distance from it to the
-    model's is the probability's to win."""
-    order = np.lexsort((np.arange(len(rows)), rows["fired_at"].astype("int64").to_numpy()))
-    perfect = perfect_probability_score(rows, truth, unmapped)
-    lifted, _ = incident_priorities(incident_ids[order], perfect[order])
-    queued = np.empty(len(rows))
-    queued[order] = lifted
-    return queued
+    alert by its incident's best so far as `journeyrank score` ranks it (`rank_by_incident`;
+    `incident_ids`: per row of `rows`). Its IWR@10% against the oracle's is what the priority lets
+    a model reach on the run: where it falls short of the goal, no probability meets it; the
+    distance from it to the model's is the probability's to win."""
+    ids = rows["alert_id"].astype(str)
+    answers = pd.DataFrame(
+        {"alert_id": ids, "priority": perfect_probability_score(rows, truth, unmapped)}
+    )
+    fired = pd.DataFrame({"alert_id": ids, "fired_at": rows["fired_at"]})
+    incident_of = dict(zip(ids, incident_ids, strict=True))
+    queued, _ = rank_by_incident(answers, fired, incident_of)
+    return queued.set_index("alert_id")["incident_priority"].reindex(ids).to_numpy()
 
 
 def grouping_quality(

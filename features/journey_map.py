@@ -309,7 +309,7 @@ def _check_unique_keys(node: yaml.Node, path: tuple[str | int, ...], file: str) 
 
 
 def format_key_path(loc: tuple[str | int, ...]) -> str:
-    """('journeys', 'purchase', 'stages', 0, 'impact') -> 'journeys.purchase.stages[0].impact'."""
+    """('journeys', 'a_journey', 'stages', 0, 'impact') -> 'journeys.a_journey.stages[0].impact'."""
     text = ""
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
