@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -113,10 +114,11 @@ class RankingEngine:
     _pruned_at: int = 0
     # A worker serves requests on several threads. The store's connection and the live mirror
     # are one caller's at a time (_state), and so is the log's connection (_logging); ranking
-    # passes run one at a time (_passing), and waiting requests queue up in _waiting.
+    # passes run one at a time (_passing, set under _queue), and waiting requests queue up in
+    # _waiting.
     _state: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _logging: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _passing: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _passing: bool = False
     _queue: threading.Condition = field(default_factory=threading.Condition, repr=False)
     _waiting: deque[_Request] = field(default_factory=deque, repr=False)
     gather_s: float = GATHER_S
@@ -224,8 +226,8 @@ class RankingEngine:
         with self._queue:
             self._waiting.append(request)
             self._queue.notify_all()
-        while not request.taken:
-            self._rank_waiting(request)
+        while self._turn_or_taken(request):
+            self._rank_waiting()
         request.done.wait()
         if request.error is not None:
             if request.cause is None:
@@ -269,68 +271,93 @@ class RankingEngine:
         escalation = self.journey_map.escalation_for if self.journey_map else (lambda tier: None)
         return apply_floors(answers, frame, self.policy, escalation)
 
-    def _rank_waiting(self, mine: _Request) -> None:
+    def _turn_or_taken(self, mine: _Request) -> bool:
+        """Wait until no pass runs, or until one has taken `mine`: True when the next pass is ours.
+
+        A caller whose request a pass took stops waiting for a turn at once. Its sender's next
+        request is what the next pass gathers for (_gather): were it to wait for that pass to
+        end, the pass would wait out gather_s for it, and rank the rest without it.
+        """
+        with self._queue:
+            self._queue.wait_for(lambda: mine.taken or not self._passing)
+            if mine.taken:
+                return False
+            self._passing = True
+            return True
+
+    def _rank_waiting(self) -> None:
         """Rank the longest run of waiting requests that can share one pass with the oldest.
 
-        One pass at a time: requests that come meanwhile gather for the next one (the larger
-        a pass, the less each request pays for it). Only its durable log write overlaps the
-        next pass. A caller whose request a pass has taken meanwhile leaves the next to others.
+        One pass at a time (the caller has the turn: _turn_or_taken): requests that come
+        meanwhile gather for the next one (the larger a pass, the less each request pays for
+        it). Only its durable log write overlaps the next pass.
         """
-        with self._passing:
-            if mine.taken:
-                return
-            self._gather()
-            with self._state:
-                group = self._take_group()
-                if not group:
-                    return
-                telemetry.record_pass(len(group))
-                frame = _together([r.frame for r in group])
-                try:
-                    self.live.put("alerts", frame)
-                    grouped = self._assign_incidents(frame)
-                    incident_of = grouped["incident_id"].to_dict()
-                except Exception as err:
-                    _fail(group, err, STATE_STORE)
-                    return
-                try:
-                    features = self.live.features_for(with_incidents(frame, grouped))
-                except Exception as err:
-                    _fail(group, err, FEATURES)
-                    return
-                try:
-                    self._housekeeping()
-                    lag = self.state_lag_seconds()
-                except Exception as err:
-                    _fail(group, err, STATE_STORE)
-                    return
-            try:
-                answers = self.ranker.rank(
-                    ranker_rows(frame, features), self.model.version, plain_text=True
-                )
-            except Exception as err:
-                _fail(group, err, MODEL)
-                return
-            try:
-                answers, best = rank_by_incident(answers, frame, incident_of, self.incidents.best)
-                self.incidents.best.update(best)
-                answers = self._floored(answers, frame)
-                parts = _by_request(answers, group)
-                self._logging.acquire()  # taken before the next pass may start: logs keep order
-                self._in_play = len(group) + len(self._waiting)
-            except BaseException as err:
-                _fail(group, err)
-                return
         try:
-            self.log.write(_together(parts), features, frame)
+            ranked = self._pass()
+        finally:
+            with self._queue:
+                self._passing = False
+                self._queue.notify_all()
+        if ranked is None:
+            return
+        try:
+            self.log.write(_together(ranked.parts), ranked.features, ranked.frame)
         except BaseException as err:
-            _fail(group, err)
+            _fail(ranked.group, err)
             return
         finally:
             self._logging.release()
-        for request, part in zip(group, parts, strict=True):
-            request.answers, request.lag, request.incident_of = part, lag, incident_of
+        for request, part in zip(ranked.group, ranked.parts, strict=True):
+            request.answers, request.lag, request.incident_of = part, ranked.lag, ranked.incident_of
             request.done.set()
+
+    def _pass(self) -> _Ranked | None:
+        """One pass: its group of requests ranked, with what the log write needs, and the log's
+        lock taken (so logs keep the passes' order); None when there was nothing to rank, or
+        when the group was failed (each request holds its error)."""
+        self._gather()
+        with self._state:
+            group = self._take_group()
+            if not group:
+                return None
+            telemetry.record_pass(len(group))
+            frame = _together([r.frame for r in group])
+            try:
+                self.live.put("alerts", frame)
+                grouped = self._assign_incidents(frame)
+                incident_of = grouped["incident_id"].to_dict()
+            except Exception as err:
+                _fail(group, err, STATE_STORE)
+                return None
+            try:
+                features = self.live.features_for(with_incidents(frame, grouped))
+            except Exception as err:
+                _fail(group, err, FEATURES)
+                return None
+            try:
+                self._housekeeping()
+                lag = self.state_lag_seconds()
+            except Exception as err:
+                _fail(group, err, STATE_STORE)
+                return None
+        try:
+            answers = self.ranker.rank(
+                ranker_rows(frame, features), self.model.version, plain_text=True
+            )
+        except Exception as err:
+            _fail(group, err, MODEL)
+            return None
+        try:
+            answers, best = rank_by_incident(answers, frame, incident_of, self.incidents.best)
+            self.incidents.best.update(best)
+            answers = self._floored(answers, frame)
+            parts = _by_request(answers, group)
+            self._in_play = len(group) + len(self._waiting)
+        except BaseException as err:
+            _fail(group, err)
+            return None
+        self._logging.acquire()  # taken before the next pass may start: logs keep order
+        return _Ranked(group, parts, features, frame, lag, incident_of)
 
     def _gather(self) -> None:
         """Wait, at most gather_s, until as many requests wait as the last pass had in play.
@@ -382,6 +409,7 @@ class RankingEngine:
             self._waiting = deque(r for r in self._waiting if id(r) not in taken)
             for request in group:
                 request.taken = True
+            self._queue.notify_all()  # their callers stop waiting for a turn (_turn_or_taken)
             return group
 
     def _chain(self, candidates: list[_Request], oldest: _Request) -> list[_Request]:
@@ -504,6 +532,17 @@ class _Request:
         self.ids = self.frame["alert_id"].tolist()
         fired = to_ns(self.frame["fired_at"])
         self.earliest, self.latest = int(fired.min()), int(fired.max())
+
+
+class _Ranked(NamedTuple):
+    """A pass's answers, split by request, and what its log write needs."""
+
+    group: list[_Request]
+    parts: list[pd.DataFrame]
+    features: pd.DataFrame
+    frame: pd.DataFrame
+    lag: float | None
+    incident_of: dict[str, str]
 
 
 def _together(frames: list[pd.DataFrame]) -> pd.DataFrame:
