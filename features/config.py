@@ -242,7 +242,8 @@ class AttributionConfig(_Config):
         0.0,
         ge=0,
         le=1,
-        description="An alert shares a cause's credit only when it is this plausible a cause itself.",
+        description="service, callers, neighbours: an alert shares a cause's credit only when it "
+        "is this plausible a cause itself (failure judges its members by `min_member_share`).",
     )
     persisting_min: float = Field(
         120.0,
