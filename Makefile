@@ -34,7 +34,7 @@ reliability: setup ## Fuzz, load, kill -9 and downstream-down on loopback; print
 bench: setup ## Run the benchmarks side by side and print ratios
 	$(RUN) python -m benchmarks
 
-bench-quality: setup ## Ranking quality on every simulated world and 3 seeds, against the truth (~4.5 min; CONFIG=train.yaml judges a training config; LABELS_ONLY=1 its labels alone, ~2 min)
+bench-quality: setup ## Ranking quality on every simulated world and 3 seeds, against the truth (~4.5 min; CONFIG=train.yaml judges a training config; LABELS_ONLY=1 its labels alone, ~2 min; draws its verdicts to bench-data/quality_goals.png)
 	$(RUN) python -m benchmarks.quality $(if $(CONFIG),--config $(CONFIG)) $(if $(LABELS_ONLY),--labels-only)
 
 lint: setup ## Lint and check formatting with ruff

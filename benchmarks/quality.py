@@ -24,9 +24,11 @@ evaluation reads:
   what paging once costs when the incidents are the true ones (the paging policy's own floor).
 
 `python -m benchmarks.quality [--worlds a,b] [--seeds 1,2,3] [--days N --train-days M]
-[--config train.yaml] [--labels window] [--labels-only]`: `--config` judges a training config (a
-model change) on every world, as `journeyrank train --config` reads it; `--labels-only` derives
-the training labels and judges only them (no training, no scoring), to weigh a label change.
+[--config train.yaml] [--labels window] [--labels-only] [--plot PNG]`: `--config` judges a
+training config (a model change) on every world, as `journeyrank train --config` reads it;
+`--labels-only` derives the training labels and judges only them (no training, no scoring), to
+weigh a label change. Either way the run ends with each goal judged on every run, printed and
+drawn (`--plot`, default GOAL_BOARD; benchmarks/_quality_plot.py).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from benchmarks._quality_plot import write_goal_board
 from features.loading import DataDir, find_table, load_data_dir
 from features.settings import settings_at
 from models.config import TrainConfig
@@ -109,6 +112,9 @@ TRUTH_BOUNDS = {  # a goal the truth bounds: what it reaches on the same run
     "iw_recall / oracle": "perfect probability iw_recall / oracle",  # the priority's own ceiling
 }
 REACH = "the truth reaches"  # the verdicts' column of TRUTH_BOUNDS
+GOAL_BOARD = Path(
+    "bench-data/quality_goals.png"
+)  # relative to where it runs: `make` runs at the root
 MISSED_SHOWN = 3  # true incidents shown per run where the model's IWR@10% is lost
 TIME_COLUMNS = {"alerts": "fired_at", "journey_outcomes": "window_start", "changes": "ts"}
 
@@ -393,30 +399,56 @@ def goal_verdicts(runs: list[WorldRun]) -> pd.DataFrame:
     goal the truth bounds, what it reaches on that same run: for a grouping goal the true
     incidents' figure (F1 = 1), for IWR@10% / oracle the queue's figure were the model's
     probability perfect (`perfect_probability_queue`)."""
-    figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping | truth_bounds(r) for r in runs}
-    return verdicts(figures, GOALS | GROUPING_GOALS)
+    return verdicts(run_figures(runs), GOALS | GROUPING_GOALS)
+
+
+def run_figures(runs: list[WorldRun]) -> dict[str, dict[str, float]]:
+    """Per run ("world seed"), every figure a goal reads and what the truth reaches there."""
+    return {f"{r.world} {r.seed}": ratios(r) | r.grouping | truth_bounds(r) for r in runs}
+
+
+def goal_board(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> pd.DataFrame:
+    """Every goal against every run (named "world seed"), a row each, goals and runs in their
+    order: value, target, lower_is_better, margin (>= 0: met; NaN: the run has no such figure)
+    and bound, what the truth reaches on that run (TRUTH_BOUNDS; NaN where it bounds nothing, or
+    for a run judged without it: a world without true incidents, or without the
+    perfect-probability ordering)."""
+    rows = []
+    for goal, target in goals.items():
+        lower = goal in LOWER_IS_BETTER
+        for run, found in figures.items():
+            value = float(found.get(goal, np.nan))
+            rows.append(
+                {
+                    "goal": goal,
+                    "run": run,
+                    "value": value,
+                    "target": target,
+                    "lower_is_better": lower,
+                    "margin": target - value if lower else value - target,
+                    "bound": float(found.get(TRUTH_BOUNDS.get(goal), np.nan)),
+                }
+            )
+    return pd.DataFrame(rows)
 
 
 def verdicts(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> pd.DataFrame:
     """`goals` against the figures of each run (named "world seed"): as goal_verdicts."""
     rows = []
-    for goal, target in goals.items():
-        values = pd.Series({run: found[goal] for run, found in figures.items()}, dtype=float)
-        lower = goal in LOWER_IS_BETTER
-        margin = target - values if lower else values - target
+    for goal, runs in goal_board(figures, goals).groupby("goal", sort=False):
+        margin = runs.set_index("run")["margin"]
         worst = margin.idxmin() if margin.notna().any() else None
-        bound = TRUTH_BOUNDS.get(goal)
+        row = runs.set_index("run").loc[worst] if worst else None
+        target = runs["target"].iloc[0]
         rows.append(
             {
                 "goal": goal,
-                "target": f"{'<=' if lower else '>='} {target:g}",
+                "target": f"{'<=' if runs['lower_is_better'].iloc[0] else '>='} {target:g}",
                 "worst run": worst or "",
-                "worst": values.get(worst, np.nan),
-                "margin": margin.get(worst, np.nan),
-                "runs meeting it": f"{int((margin >= 0).sum())} of {len(values)}",
-                # a run without the world's true incidents (an older world) has no F1 bound, nor
-                # one judged without the perfect-probability ordering an IWR bound
-                REACH: figures[worst].get(bound, np.nan) if worst else np.nan,
+                "worst": row["value"] if worst else np.nan,
+                "margin": row["margin"] if worst else np.nan,
+                "runs meeting it": f"{int((margin >= 0).sum())} of {len(margin)}",
+                REACH: row["bound"] if worst else np.nan,
             }
         )
     return pd.DataFrame(rows).set_index("goal")
@@ -459,6 +491,12 @@ def main(argv: list[str] | None = None) -> None:
         "scoring): a label change (the config's features.attribution) in a fraction of the time",
     )
     parser.add_argument(
+        "--plot",
+        type=Path,
+        default=GOAL_BOARD,
+        help=f"where to draw each goal on every run, as a PNG (default {GOAL_BOARD})",
+    )
+    parser.add_argument(
         "--labels",
         choices=["attributed", "window"],
         help="the training target: labels attributed to causes (the default), or the window "
@@ -475,7 +513,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"training config: {args.config}")
     if args.labels_only:
         seeds = [int(s) for s in args.seeds.split(",")]
-        print_label_verdicts(args.worlds.split(","), seeds, args.days, args.train_days, config)
+        figures = label_figures(args.worlds.split(","), seeds, args.days, args.train_days, config)
+        label_goals = {k: v for k, v in GOALS.items() if k.startswith("label ")}
+        print_label_verdicts(figures, label_goals)
+        drawn(goal_board(figures, label_goals), args.plot, "Each label goal on every run")
         return
     runs = []
     for world in args.worlds.split(","):
@@ -497,12 +538,19 @@ def main(argv: list[str] | None = None) -> None:
     verdicts = goal_verdicts(runs)
     verdicts["margin"] = verdicts["margin"].map(lambda v: f"{v:+.3f}")
     print(verdicts.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
+    board = goal_board(run_figures(runs), GOALS | GROUPING_GOALS)
+    drawn(board, args.plot, "Each goal on every run")
 
 
-def print_label_verdicts(
+def drawn(board: pd.DataFrame, path: Path, title: str) -> None:
+    """The board drawn to `path` (benchmarks._quality_plot), and where it is said."""
+    print(f"\neach goal on every run, drawn: {write_goal_board(board, path, title)}")
+
+
+def label_figures(
     worlds: list[str], seeds: list[int], days: int, train_days: int, config: TrainConfig
-) -> None:
-    """--labels-only: each run's label agreement as it comes, then the label goals' verdicts."""
+) -> dict[str, dict[str, float]]:
+    """--labels-only: each run's label agreement, printed as it comes, as the label goals read it."""
     figures = {}
     for world in worlds:
         for seed in seeds:
@@ -523,7 +571,13 @@ def print_label_verdicts(
                 f"({time.perf_counter() - started:.0f} s)",
                 flush=True,
             )
-    label_goals = {k: v for k, v in GOALS.items() if k.startswith("label ")}
+    return figures
+
+
+def print_label_verdicts(
+    figures: dict[str, dict[str, float]], label_goals: dict[str, float]
+) -> None:
+    """--labels-only: the label goals' verdicts."""
     table = verdicts(figures, label_goals).drop(columns=REACH)
     table["margin"] = table["margin"].map(lambda v: f"{v:+.3f}")
     print("\n=== each label goal on every run: the worst run and its margin ===")

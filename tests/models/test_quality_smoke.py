@@ -103,11 +103,14 @@ def test_labels_are_compared_with_the_truth(saas_run):
     assert 0 < labels["iw_recall"] <= 1
 
 
-def test_labels_only_judges_the_labels_a_full_run_trains_on_and_nothing_else(saas_run, capsys):
-    main(
-        ["--labels-only", "--worlds", "saas", "--seeds", "1", "--days", "21", "--train-days", "16"]
-    )
+def test_labels_only_judges_the_labels_a_full_run_trains_on_and_nothing_else(
+    saas_run, capsys, tmp_path
+):
+    board = tmp_path / "labels.png"
+    cut = ["--days", "21", "--train-days", "16"]
+    main(["--labels-only", "--worlds", "saas", "--seeds", "1", *cut, "--plot", str(board)])
     out = capsys.readouterr().out
+    assert f"each goal on every run, drawn: {board}" in out and board.stat().st_size > 0
     found = saas_run.labels  # the same world and cut, trained and scored
     assert (
         f"world saas, seed 1: labels vs truth: precision {found['precision']:.3f}  "
