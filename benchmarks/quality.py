@@ -112,9 +112,8 @@ TRUTH_BOUNDS = {  # a goal the truth bounds: what it reaches on the same run
     "iw_recall / oracle": "perfect probability iw_recall / oracle",  # the priority's own ceiling
 }
 REACH = "the truth reaches"  # the verdicts' column of TRUTH_BOUNDS
-GOAL_BOARD = Path(
-    "bench-data/quality_goals.png"
-)  # relative to where it runs: `make` runs at the root
+# each goal on every run, drawn; relative to where it runs (`make` runs at the root)
+GOAL_BOARD = Path("bench-data/quality_goals.png")
 MISSED_SHOWN = 3  # true incidents shown per run where the model's IWR@10% is lost
 TIME_COLUMNS = {"alerts": "fired_at", "journey_outcomes": "window_start", "changes": "ts"}
 
@@ -436,14 +435,15 @@ def verdicts(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> p
     """`goals` against the figures of each run (named "world seed"): as goal_verdicts."""
     rows = []
     for goal, runs in goal_board(figures, goals).groupby("goal", sort=False):
-        margin = runs.set_index("run")["margin"]
+        runs = runs.set_index("run")
+        margin = runs["margin"]
         worst = margin.idxmin() if margin.notna().any() else None
-        row = runs.set_index("run").loc[worst] if worst else None
-        target = runs["target"].iloc[0]
+        row = runs.loc[worst] if worst else None
+        sign = "<=" if runs["lower_is_better"].iloc[0] else ">="
         rows.append(
             {
                 "goal": goal,
-                "target": f"{'<=' if runs['lower_is_better'].iloc[0] else '>='} {target:g}",
+                "target": f"{sign} {runs['target'].iloc[0]:g}",
                 "worst run": worst or "",
                 "worst": row["value"] if worst else np.nan,
                 "margin": row["margin"] if worst else np.nan,
