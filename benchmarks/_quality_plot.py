@@ -28,8 +28,7 @@ PANEL_INCHES = (3.3, 2.9)
 def write_goal_board(board: pd.DataFrame, path: Path, title: str) -> Path:
     """`board` (benchmarks.quality.goal_board) drawn to a PNG at `path`."""
     fig = new_figure()
-    columns = min(PANEL_COLUMNS, board["goal"].nunique())
-    rows = math.ceil(board["goal"].nunique() / columns)
+    rows, columns = _grid(board)
     fig.set_size_inches(PANEL_INCHES[0] * columns, PANEL_INCHES[1] * rows + 0.8)
     draw_goal_board(fig, board, title)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,8 +44,7 @@ def draw_goal_board(fig: Figure, board: pd.DataFrame, title: str) -> None:
     from matplotlib.patches import Patch
 
     goals = list(dict.fromkeys(board["goal"]))
-    columns = min(PANEL_COLUMNS, len(goals))
-    axes = fig.subplots(math.ceil(len(goals) / columns), columns, squeeze=False).ravel()
+    axes = fig.subplots(*_grid(board), squeeze=False).ravel()
     for ax, goal in zip(axes, goals, strict=False):
         _draw_goal(ax, board[board["goal"] == goal], goal)
     for ax in axes[len(goals) :]:
@@ -61,6 +59,13 @@ def draw_goal_board(fig: Figure, board: pd.DataFrame, title: str) -> None:
         truth = "what the truth reaches"
         handles.append(Line2D([], [], color=BOUND, marker="_", ls="", markersize=14, label=truth))
     fig.legend(handles=handles, loc="outside lower center", ncols=len(handles), frameon=False)
+
+
+def _grid(board: pd.DataFrame) -> tuple[int, int]:
+    """Rows and columns of panels: a panel per goal, PANEL_COLUMNS a row at most."""
+    goals = board["goal"].nunique()
+    columns = min(PANEL_COLUMNS, goals)
+    return math.ceil(goals / columns), columns
 
 
 def _draw_goal(ax, runs: pd.DataFrame, goal: str) -> None:

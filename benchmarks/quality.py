@@ -392,18 +392,11 @@ def summarise(runs: list[WorldRun]) -> pd.DataFrame:
     return pd.concat([worst, goals.to_frame().T])
 
 
-def goal_verdicts(runs: list[WorldRun]) -> pd.DataFrame:
-    """Every goal against every run (world and seed): the worst run and its figure, how many runs
-    meet the goal, and the worst run's margin (≥ 0: met; < 0: missed by that much). For a grouping
-    goal the truth bounds, what it reaches on that same run: for a grouping goal the true
-    incidents' figure (F1 = 1), for IWR@10% / oracle the queue's figure were the model's
-    probability perfect (`perfect_probability_queue`)."""
-    return verdicts(run_figures(runs), GOALS | GROUPING_GOALS)
-
-
-def run_figures(runs: list[WorldRun]) -> dict[str, dict[str, float]]:
-    """Per run ("world seed"), every figure a goal reads and what the truth reaches there."""
-    return {f"{r.world} {r.seed}": ratios(r) | r.grouping | truth_bounds(r) for r in runs}
+def run_board(runs: list[WorldRun]) -> pd.DataFrame:
+    """Every goal (GOALS, GROUPING_GOALS) on every run ("world seed"): goal_board of the figures
+    the goals read and what the truth reaches there."""
+    figures = {f"{r.world} {r.seed}": ratios(r) | r.grouping | truth_bounds(r) for r in runs}
+    return goal_board(figures, GOALS | GROUPING_GOALS)
 
 
 def goal_board(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> pd.DataFrame:
@@ -431,10 +424,14 @@ def goal_board(figures: dict[str, dict[str, float]], goals: dict[str, float]) ->
     return pd.DataFrame(rows)
 
 
-def verdicts(figures: dict[str, dict[str, float]], goals: dict[str, float]) -> pd.DataFrame:
-    """`goals` against the figures of each run (named "world seed"): as goal_verdicts."""
+def verdicts(board: pd.DataFrame) -> pd.DataFrame:
+    """Each goal of `board` (goal_board) judged on every run: the worst run and its figure, how
+    many runs meet the goal, and the worst run's margin (≥ 0: met; < 0: missed by that much). For
+    a goal the truth bounds, what it reaches on that same run: for a grouping goal the true
+    incidents' figure (F1 = 1), for IWR@10% / oracle the queue's figure were the model's
+    probability perfect (`perfect_probability_queue`)."""
     rows = []
-    for goal, runs in goal_board(figures, goals).groupby("goal", sort=False):
+    for goal, runs in board.groupby("goal", sort=False):
         runs = runs.set_index("run")
         margin = runs["margin"]
         worst = margin.idxmin() if margin.notna().any() else None
@@ -515,8 +512,9 @@ def main(argv: list[str] | None = None) -> None:
         seeds = [int(s) for s in args.seeds.split(",")]
         figures = label_figures(args.worlds.split(","), seeds, args.days, args.train_days, config)
         label_goals = {k: v for k, v in GOALS.items() if k.startswith("label ")}
-        print_label_verdicts(figures, label_goals)
-        drawn(goal_board(figures, label_goals), args.plot, "Each label goal on every run")
+        board = goal_board(figures, label_goals)
+        print_label_verdicts(board)
+        drawn(board, args.plot, "Each label goal on every run")
         return
     runs = []
     for world in args.worlds.split(","):
@@ -535,10 +533,10 @@ def main(argv: list[str] | None = None) -> None:
         "with concurrent failures of one service as one, as no alert tells them apart), for "
         "IWR@10% / oracle the queue were its probability perfect (the priority's ceiling) ==="
     )
-    verdicts = goal_verdicts(runs)
-    verdicts["margin"] = verdicts["margin"].map(lambda v: f"{v:+.3f}")
-    print(verdicts.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
-    board = goal_board(run_figures(runs), GOALS | GROUPING_GOALS)
+    board = run_board(runs)
+    table = verdicts(board)
+    table["margin"] = table["margin"].map(lambda v: f"{v:+.3f}")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""))
     drawn(board, args.plot, "Each goal on every run")
 
 
@@ -574,11 +572,9 @@ def label_figures(
     return figures
 
 
-def print_label_verdicts(
-    figures: dict[str, dict[str, float]], label_goals: dict[str, float]
-) -> None:
-    """--labels-only: the label goals' verdicts."""
-    table = verdicts(figures, label_goals).drop(columns=REACH)
+def print_label_verdicts(board: pd.DataFrame) -> None:
+    """--labels-only: the label goals' verdicts, from their board (goal_board)."""
+    table = verdicts(board).drop(columns=REACH)
     table["margin"] = table["margin"].map(lambda v: f"{v:+.3f}")
     print("\n=== each label goal on every run: the worst run and its margin ===")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))

@@ -44,7 +44,7 @@ def test_the_board_judges_every_goal_on_every_run_and_fewer_pages_are_better():
 
 
 def test_the_verdicts_name_the_worst_run_on_the_board():
-    table = verdicts(FIGURES, GOALS)
+    table = verdicts(goal_board(FIGURES, GOALS))
     assert table.loc["iw_recall / oracle", "worst run"] == "media 2"
     assert table.loc["iw_recall / oracle", "runs meeting it"] == "1 of 2"
     assert table.loc["label precision", "worst run"] == "shop 1"  # the one run judged

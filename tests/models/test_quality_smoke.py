@@ -15,14 +15,15 @@ from benchmarks.quality import (
     WorldRun,
     cut_data_dir,
     first_pages,
-    goal_verdicts,
     main,
     named_failures,
     perfect_probability_queue,
     ratios,
+    run_board,
     run_world,
     summarise,
     summarise_grouping,
+    verdicts,
     with_labels,
 )
 from features.loading import load_data_dir
@@ -253,34 +254,34 @@ def _judged(
 
 def test_each_goal_names_its_worst_run_and_by_how_much_it_misses():
     runs = [_judged("shop", 1, 0.85, 0.95, 1.05), _judged("media", 2, 0.70, 0.80, 1.90)]
-    verdicts = goal_verdicts(runs)
-    assert set(verdicts.index) == set(GOALS) | set(GROUPING_GOALS)
-    iwr = verdicts.loc["iw_recall / oracle"]
+    table = verdicts(run_board(runs))
+    assert set(table.index) == set(GOALS) | set(GROUPING_GOALS)
+    iwr = table.loc["iw_recall / oracle"]
     assert iwr["worst run"] == "media 2" and iwr["runs meeting it"] == "1 of 2"
     assert iwr["margin"] == pytest.approx(0.70 - 0.8)  # missed by 0.1
-    pages = verdicts.loc["pages_per_true_incident"]  # lower is better: the most pages is worst
+    pages = table.loc["pages_per_true_incident"]  # lower is better: the most pages is worst
     assert pages["target"] == "<= 1.1" and pages["worst run"] == "media 2"
     assert pages["margin"] == pytest.approx(1.1 - 1.90)
     assert pages[REACH] == 1.4  # the floor paging once has with true incidents
-    met = verdicts.loc["pr_auc / severity"]
+    met = table.loc["pr_auc / severity"]
     assert met["runs meeting it"] == "2 of 2" and met["margin"] == pytest.approx(9.0 - 2.0)
     assert np.isnan(met[REACH])  # the truth bounds the grouping goals and IWR@10% only
     assert np.isnan(iwr[REACH])  # runs judged without a perfect-probability ordering
-    assert verdicts.loc["compression", "runs meeting it"] == "0 of 2"
-    assert np.isnan(verdicts.loc["pairwise_f1", REACH])  # no truth_incidents
+    assert table.loc["compression", "runs meeting it"] == "0 of 2"
+    assert np.isnan(table.loc["pairwise_f1", REACH])  # no truth_incidents
 
 
 def test_the_iwr_goal_shows_what_a_perfect_probability_reaches_on_its_worst_run():
     runs = [_judged("shop", 1, 0.85, 0.95, 1.05), _judged("media", 2, 0.70, 0.80, 1.90)]
     for run, perfect in zip(runs, (0.99, 0.83), strict=True):
         run.table.loc[PERFECT] = [1.0, 1.0, perfect, 1.0]
-    iwr = goal_verdicts(runs).loc["iw_recall / oracle"]
+    iwr = verdicts(run_board(runs)).loc["iw_recall / oracle"]
     assert iwr["worst run"] == "media 2" and iwr[REACH] == pytest.approx(0.83)
 
 
 def test_the_f1_goal_shows_what_the_truth_reaches_with_concurrent_failures_as_one():
     runs = [_judged("shop", 1, 0.9, 0.95, 1.0, 0.99), _judged("saas", 3, 0.9, 0.66, 1.0, 0.79)]
-    f1 = goal_verdicts(runs).loc["pairwise_f1"]
+    f1 = verdicts(run_board(runs)).loc["pairwise_f1"]
     assert f1["worst run"] == "saas 3" and f1[REACH] == pytest.approx(0.79)
 
 
